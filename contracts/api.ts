@@ -1,0 +1,108 @@
+// Request/reply messages on `{ns}.api.*` (CLI -> master) and `{ns}.cache.*` (CLI -> job cache).
+// Replies are msgpack; an error reply carries the Natrium-Error header and an ErrorReply body.
+// These types are also the CLI's `--json` output, so a script sees exactly what travelled.
+
+import { Type, type Static } from "@sinclair/typebox";
+import { validator } from "./schema.js";
+import { Jid, Millis, MinionId } from "./events/common.js";
+import { TargetType } from "./events/job.js";
+
+export const ErrorReply = Type.Object({ code: Type.String(), message: Type.String() });
+export type ErrorReply = Static<typeof ErrorReply>;
+export const errorReply = validator("error reply", ErrorReply);
+
+export const PublishRequest = Type.Object(
+  {
+    v: Type.Literal(1),
+    tgt: Type.Union([Type.String({ minLength: 1, maxLength: 65536 }), Type.Array(MinionId, { minItems: 1, maxItems: 100_000 })]),
+    tgt_type: TargetType,
+    fun: Type.String({ maxLength: 200 }),
+    arg: Type.Array(Type.Unknown(), { maxItems: 10_000 }),
+    kwarg: Type.Record(Type.String(), Type.Unknown()),
+    timeout: Type.Optional(Type.Number({ minimum: 0, maximum: 86_400 })),
+    user: Type.String({ maxLength: 255 }),
+    ret: Type.Optional(Type.Array(Type.String({ maxLength: 100 }), { maxItems: 100 })),
+  },
+  { additionalProperties: false },
+);
+export type PublishRequest = Static<typeof PublishRequest>;
+export const publishRequest = validator("publish request", PublishRequest);
+
+export const PublishReply = Type.Object({
+  jid: Jid,
+  minions: Type.Array(MinionId),
+  timeout: Type.Number(),
+  created: Millis,
+});
+export type PublishReply = Static<typeof PublishReply>;
+export const publishReply = validator("publish reply", PublishReply);
+
+export const JobSummary = Type.Object({
+  jid: Jid,
+  fun: Type.String(),
+  arg: Type.Array(Type.Unknown()),
+  tgt: Type.Union([Type.String(), Type.Array(Type.String())]),
+  tgt_type: Type.String(),
+  user: Type.String(),
+  expected: Type.Integer(),
+  returned: Type.Integer(),
+  failed: Type.Integer(),
+  created: Millis,
+  finished: Type.Union([Millis, Type.Null()]),
+});
+export type JobSummary = Static<typeof JobSummary>;
+
+export const JobsQuery = Type.Object(
+  { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })) },
+  { additionalProperties: false },
+);
+export type JobsQuery = Static<typeof JobsQuery>;
+export const jobsQuery = validator("jobs query", JobsQuery);
+
+export const JobsReply = Type.Object({ jobs: Type.Array(JobSummary) });
+export type JobsReply = Static<typeof JobsReply>;
+
+export const ReturnRow = Type.Object({
+  minion: Type.String(),
+  success: Type.Boolean(),
+  retcode: Type.Integer(),
+  return: Type.Unknown(),
+  start: Millis,
+  end: Millis,
+  duration_ms: Type.Number(),
+});
+export type ReturnRow = Static<typeof ReturnRow>;
+
+export const JobQuery = Type.Object({ jid: Jid }, { additionalProperties: false });
+export type JobQuery = Static<typeof JobQuery>;
+export const jobQuery = validator("job query", JobQuery);
+
+export const JobReply = Type.Object({
+  job: JobSummary,
+  minions: Type.Array(Type.String()),
+  missing: Type.Array(Type.String()),
+  done_reason: Type.Union([Type.String(), Type.Null()]),
+  returns: Type.Array(ReturnRow),
+});
+export type JobReply = Static<typeof JobReply>;
+
+export const RebuildRequest = Type.Object({}, { additionalProperties: false });
+export const rebuildRequest = validator("rebuild request", RebuildRequest);
+export const RebuildReply = Type.Object({
+  events: Type.Integer(),
+  stream_last_seq: Type.Integer(),
+  took_ms: Type.Number(),
+});
+export type RebuildReply = Static<typeof RebuildReply>;
+
+export const StatusReply = Type.Object({
+  store: Type.String(),
+  jobs: Type.Integer(),
+  returns: Type.Integer(),
+  events: Type.Integer(),
+  minions: Type.Integer(),
+  audit: Type.Integer(),
+  last_seq: Type.Integer(),
+  stream_last_seq: Type.Integer(),
+});
+export type StatusReply = Static<typeof StatusReply>;

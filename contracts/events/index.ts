@@ -1,0 +1,24 @@
+import { jobPublished, jobReturned, jobDone, type JobPublished, type JobReturned, type JobDone } from "./job.js";
+import { minionStarted, minionGrains, keyChanged, audited, type MinionStarted, type MinionGrains, type KeyChanged, type Audited } from "./minion.js";
+
+export * from "./job.js";
+export * from "./minion.js";
+
+/** Every persisted event type, and its validator. */
+export const eventValidators = {
+  "job.new": jobPublished,
+  "job.ret": jobReturned,
+  "job.done": jobDone,
+  "minion.start": minionStarted,
+  "minion.grains": minionGrains,
+  key: keyChanged,
+  audit: audited,
+} as const;
+
+export type EventType = keyof typeof eventValidators;
+export type NatriumEvent = JobPublished | JobReturned | JobDone | MinionStarted | MinionGrains | KeyChanged | Audited;
+export type EventOf<T extends EventType> = Extract<NatriumEvent, { type: T }>;
+
+export function isEventType(t: string): t is EventType {
+  return Object.prototype.hasOwnProperty.call(eventValidators, t);
+}

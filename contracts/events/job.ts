@@ -1,0 +1,75 @@
+import { Type, type Static } from "@sinclair/typebox";
+import { event, Jid, Millis, MinionId } from "./common.js";
+import { validator } from "../schema.js";
+
+export const TargetTypes = ["glob", "list", "grain", "pcre"] as const;
+export const TargetType = Type.Union(TargetTypes.map((t) => Type.Literal(t)));
+export type TargetType = (typeof TargetTypes)[number];
+
+/** `{ns}.job.{jid}.new`, published by the master: the command, signed by the master key. */
+export const JobPublished = event(
+  "job.new",
+  {
+    jid: Jid,
+    fun: Type.String({ pattern: "^[A-Za-z_][A-Za-z0-9_]*\\.[A-Za-z_][A-Za-z0-9_]*$", maxLength: 200 }),
+    arg: Type.Array(Type.Unknown(), { maxItems: 10_000 }),
+    kwarg: Type.Record(Type.String(), Type.Unknown()),
+    tgt: Type.Union([Type.String({ maxLength: 65536 }), Type.Array(MinionId, { maxItems: 100_000 })]),
+    tgt_type: TargetType,
+    user: Type.String({ maxLength: 255 }),
+    master: Type.String({ maxLength: 255 }),
+    /** Minions the master expected to answer, from its minion data cache. */
+    minions: Type.Array(MinionId, { maxItems: 1_000_000 }),
+    /** Seconds the master waits before closing the job. */
+    timeout: Type.Number({ minimum: 0, maximum: 86_400 }),
+    /** After this time a minion must not start the job (replays of old commands run nothing). */
+    expires: Millis,
+    ret: Type.Array(Type.String({ maxLength: 100 }), { maxItems: 100 }),
+  },
+  "A job command: run fun(arg, kwarg) on every minion the target selects.",
+);
+export type JobPublished = Static<typeof JobPublished>;
+export const jobPublished = validator("job.new event", JobPublished);
+
+/** `{ns}.job.{jid}.ret.{minion}`, published by a minion, signed by that minion's key. */
+export const JobReturned = event(
+  "job.ret",
+  {
+    jid: Jid,
+    id: MinionId,
+    fun: Type.String({ maxLength: 200 }),
+    fun_args: Type.Array(Type.Unknown()),
+    return: Type.Unknown(),
+    retcode: Type.Integer(),
+    success: Type.Boolean(),
+    start: Millis,
+    end: Millis,
+    duration_ms: Type.Number({ minimum: 0 }),
+    /** Present when success is false because of an error rather than a non-zero retcode. */
+    error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() }, { additionalProperties: false })),
+  },
+  "One minion's return for one job, with Salt's field names.",
+);
+export type JobReturned = Static<typeof JobReturned>;
+export const jobReturned = validator("job.ret event", JobReturned);
+
+export const DoneReasons = ["all_returned", "timeout"] as const;
+
+/** `{ns}.job.{jid}.done`, published by the master when every expected minion returned or the timeout passed. */
+export const JobDone = event(
+  "job.done",
+  {
+    jid: Jid,
+    expected: Type.Array(MinionId),
+    returned: Type.Array(MinionId),
+    missing: Type.Array(MinionId),
+    /** Minions that returned although they were not expected (self-selected, or new since). */
+    unexpected: Type.Array(MinionId),
+    reason: Type.Union(DoneReasons.map((r) => Type.Literal(r))),
+  },
+  "A job closed: who returned and who did not.",
+);
+export type JobDone = Static<typeof JobDone>;
+export const jobDone = validator("job.done event", JobDone);
+
+export { Millis };

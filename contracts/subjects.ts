@@ -1,0 +1,148 @@
+// The only place a subject, stream, bucket or consumer name is spelled. Everything else calls
+// these builders, so a rename or a new encoding rule is one change here plus the test that
+// asserts the exact strings (test/unit/subjects.test.ts).
+
+import { SubjectError } from "./errors.js";
+
+const NS_RE = /^[a-z][a-z0-9_-]{0,31}$/;
+const JID_RE = /^\d{20}$/;
+const SAFE = /^[A-Za-z0-9_-]$/;
+
+/** Namespaces become stream and bucket names too, so they are kept to a conservative alphabet. */
+export function checkNamespace(ns: string): string {
+  if (!NS_RE.test(ns)) {
+    throw new SubjectError(
+      `namespace "${ns}" is invalid: use 1-32 characters, lower-case letters, digits, '_' or '-', starting with a letter`,
+      ns,
+    );
+  }
+  return ns;
+}
+
+export function checkJid(jid: string): string {
+  if (!JID_RE.test(jid)) throw new SubjectError(`jid "${jid}" is invalid: a jid is 20 digits`, jid);
+  return jid;
+}
+
+/**
+ * Minion ids are free text in Salt (FQDNs, with dots). A subject token cannot hold '.', '*',
+ * '>' or whitespace, and a KV key cannot hold most punctuation, so ids are encoded: letters,
+ * digits, '_' and '-' stay; every other UTF-8 byte becomes '=' and two lower-case hex digits.
+ * The encoding is reversible and the same in subjects and KV keys.
+ */
+export function encodeToken(id: string): string {
+  if (id.length === 0) throw new SubjectError("a minion id cannot be empty", id);
+  if (id.length > 255) throw new SubjectError(`minion id is ${id.length} characters; the limit is 255`, id);
+  let out = "";
+  for (const ch of id) {
+    if (SAFE.test(ch)) out += ch;
+    else for (const b of Buffer.from(ch, "utf8")) out += "=" + b.toString(16).padStart(2, "0");
+  }
+  return out;
+}
+
+export function decodeToken(token: string): string {
+  if (!/^(?:[A-Za-z0-9_-]|=[0-9a-f]{2})+$/.test(token)) {
+    throw new SubjectError(`"${token}" is not an encoded minion id`, token);
+  }
+  const bytes: number[] = [];
+  for (let i = 0; i < token.length; i++) {
+    if (token[i] === "=") {
+      bytes.push(parseInt(token.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else bytes.push(token.charCodeAt(i));
+  }
+  return Buffer.from(bytes).toString("utf8");
+}
+
+/** Subject builders for one namespace. */
+export function subjects(nsIn: string) {
+  const ns = checkNamespace(nsIn);
+  return {
+    ns,
+    jobNew: (jid: string) => `${ns}.job.${checkJid(jid)}.new`,
+    jobRet: (jid: string, minion: string) => `${ns}.job.${checkJid(jid)}.ret.${encodeToken(minion)}`,
+    jobProg: (jid: string, minion: string) => `${ns}.job.${checkJid(jid)}.prog.${encodeToken(minion)}`,
+    jobDone: (jid: string) => `${ns}.job.${checkJid(jid)}.done`,
+    /** Everything persisted about one job: its command, returns and done event. */
+    jobAll: (jid: string) => `${ns}.job.${checkJid(jid)}.>`,
+    minionStart: (id: string) => `${ns}.minion.${encodeToken(id)}.start`,
+    minionGrains: (id: string) => `${ns}.minion.${encodeToken(id)}.grains`,
+    key: (id: string, state: KeyState) => `${ns}.key.${encodeToken(id)}.${state}`,
+    audit: (kind: string) => `${ns}.audit.${auditKind(kind)}`,
+    api: (verb: ApiVerb) => `${ns}.api.${verb}`,
+    cache: (verb: CacheVerb) => `${ns}.cache.${verb}`,
+    ctl: (minion: string) => `${ns}.ctl.${encodeToken(minion)}`,
+
+    // Wildcards used by subscribers.
+    allJobNew: `${ns}.job.*.new`,
+    allJobRet: `${ns}.job.*.ret.*`,
+    allJobDone: `${ns}.job.*.done`,
+    allMinion: `${ns}.minion.>`,
+    allKey: `${ns}.key.>`,
+    allAudit: `${ns}.audit.>`,
+    /** Every subject in the namespace: the filter of a consumer that projects the whole stream. */
+    all: `${ns}.>`,
+
+    /** The subjects the events stream captures. Progress chunks are deliberately absent. */
+    streamSubjects: [
+      `${ns}.job.*.new`,
+      `${ns}.job.*.ret.*`,
+      `${ns}.job.*.done`,
+      `${ns}.minion.>`,
+      `${ns}.key.>`,
+      `${ns}.audit.>`,
+    ],
+    stream: `${ns.toUpperCase().replace(/-/g, "_")}_EVENTS`,
+    keysBucket: `${ns}_keys`,
+    minionsBucket: `${ns}_minions`,
+    jobcacheConsumer: "jobcache",
+  };
+}
+
+export type Subjects = ReturnType<typeof subjects>;
+
+export const KeyStates = ["pending", "accepted", "rejected", "deleted"] as const;
+export type KeyState = (typeof KeyStates)[number];
+
+export const ApiVerbs = ["publish", "ping"] as const;
+export type ApiVerb = (typeof ApiVerbs)[number];
+
+export const CacheVerbs = ["jobs", "job", "rebuild", "status"] as const;
+export type CacheVerb = (typeof CacheVerbs)[number];
+
+function auditKind(kind: string): string {
+  if (!/^[a-z][a-z0-9_]{0,63}$/.test(kind)) throw new SubjectError(`audit kind "${kind}" is invalid`, kind);
+  return kind;
+}
+
+/** What a persisted subject says about itself, for subscribers that route on the subject. */
+export type ParsedSubject =
+  | { kind: "job.new" | "job.done"; jid: string }
+  | { kind: "job.ret" | "job.prog"; jid: string; minion: string }
+  | { kind: "minion.start" | "minion.grains"; minion: string }
+  | { kind: "key"; minion: string; state: KeyState }
+  | { kind: "audit"; auditKind: string };
+
+export function parseSubject(ns: string, subject: string): ParsedSubject | undefined {
+  const t = subject.split(".");
+  if (t[0] !== ns) return undefined;
+  try {
+    if (t[1] === "job" && JID_RE.test(t[2] ?? "")) {
+      if (t.length === 4 && (t[3] === "new" || t[3] === "done")) return { kind: `job.${t[3]}`, jid: t[2] };
+      if (t.length === 5 && (t[3] === "ret" || t[3] === "prog")) {
+        return { kind: `job.${t[3]}`, jid: t[2], minion: decodeToken(t[4]) };
+      }
+    }
+    if (t[1] === "minion" && t.length === 4 && (t[3] === "start" || t[3] === "grains")) {
+      return { kind: `minion.${t[3]}`, minion: decodeToken(t[2]) };
+    }
+    if (t[1] === "key" && t.length === 4 && (KeyStates as readonly string[]).includes(t[3])) {
+      return { kind: "key", minion: decodeToken(t[2]), state: t[3] as KeyState };
+    }
+    if (t[1] === "audit" && t.length === 3) return { kind: "audit", auditKind: t[2] };
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}

@@ -1,0 +1,212 @@
+// The NATS side every service shares: connecting, making sure the stream and buckets exist,
+// publishing signed events until JetStream acknowledges them, and request/reply with typed
+// errors. Nothing here spells a subject; the builders in contracts/ do.
+
+import { connect, headers as natsHeaders, type NatsConnection, type Msg, type MsgHdrs } from "@nats-io/transport-node";
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type PubAck, type StreamConfig } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import { encode, decode } from "../../contracts/codec.js";
+import { H, type Sealed } from "../../contracts/message.js";
+import { NatriumError, RemoteError } from "../../contracts/errors.js";
+import { errorReply } from "../../contracts/api.js";
+import type { Subjects } from "../../contracts/subjects.js";
+import type { Logger } from "./log.js";
+
+export class UnreachableError extends NatriumError {
+  constructor(readonly url: string, cause: unknown) {
+    super("unreachable", `cannot reach NATS at ${url}: ${(cause as Error)?.message ?? cause}`, { cause });
+  }
+}
+
+export interface BusOptions {
+  url: string;
+  name: string;
+  log?: Logger;
+  /** Keep retrying the first connection until it succeeds (daemons); CLI commands fail fast. */
+  waitForServer?: boolean;
+}
+
+export async function connectBus(opts: BusOptions): Promise<NatsConnection> {
+  const servers = opts.url.split(",").map((s) => s.trim()).filter(Boolean);
+  let nc: NatsConnection;
+  try {
+    nc = await connect({
+      servers,
+      name: opts.name,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      waitOnFirstConnect: opts.waitForServer ?? false,
+      // Async stack traces cost half of JetStream publish throughput (MEASURED.md).
+      noAsyncTraces: true,
+      pingInterval: 20_000,
+    });
+  } catch (err) {
+    throw new UnreachableError(opts.url, err);
+  }
+  if (opts.log) {
+    const log = opts.log;
+    (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === "disconnect") log.warn("disconnected from NATS", { server: (s as { server?: string }).server });
+        else if (s.type === "reconnect") log.info("reconnected to NATS", { server: (s as { server?: string }).server });
+        else if (s.type === "error") log.warn("NATS error", { error: String((s as { error?: unknown }).error) });
+      }
+    })().catch(() => {});
+  }
+  return nc;
+}
+
+export interface StreamOptions {
+  /** Seconds events are kept; 0 = forever. */
+  maxAgeSec: number;
+  replicas: number;
+  /** Seconds a Nats-Msg-Id is remembered for dedupe. */
+  dedupeSec?: number;
+}
+
+/** Create the events stream, or bring its subjects and limits up to date. Safe to race. */
+export async function ensureStream(jsm: JetStreamManager, s: Subjects, o: StreamOptions): Promise<void> {
+  const cfg: Partial<StreamConfig> & { name: string } = {
+    name: s.stream,
+    subjects: s.streamSubjects,
+    storage: "file" as StreamConfig["storage"],
+    retention: "limits" as StreamConfig["retention"],
+    max_age: o.maxAgeSec * 1_000_000_000,
+    duplicate_window: (o.dedupeSec ?? 120) * 1_000_000_000,
+    num_replicas: o.replicas,
+    max_msg_size: 8 * 1024 * 1024,
+  };
+  try {
+    await jsm.streams.info(s.stream);
+    await jsm.streams.update(s.stream, cfg);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    try {
+      await jsm.streams.add(cfg);
+    } catch (e2) {
+      // Another service created it between our info and add.
+      if (!/already in use|exists/i.test(String((e2 as Error).message))) throw e2;
+    }
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  return /not found/i.test(String((err as Error)?.message ?? err));
+}
+
+export interface Buckets {
+  keys: KV;
+  minions: KV;
+}
+
+export async function ensureBuckets(nc: NatsConnection, s: Subjects, replicas = 1): Promise<Buckets> {
+  const kvm = new Kvm(nc);
+  const keys = await kvm.create(s.keysBucket, { history: 5, replicas });
+  const minions = await kvm.create(s.minionsBucket, { history: 1, replicas });
+  return { keys, minions };
+}
+
+export async function openBuckets(nc: NatsConnection, s: Subjects): Promise<Buckets> {
+  const kvm = new Kvm(nc);
+  return { keys: await kvm.open(s.keysBucket), minions: await kvm.open(s.minionsBucket) };
+}
+
+export function toHeaders(h: Record<string, string>): MsgHdrs {
+  const out = natsHeaders();
+  for (const [k, v] of Object.entries(h)) out.set(k, v);
+  return out;
+}
+
+/**
+ * Publish a sealed event and wait for JetStream's acknowledgement, retrying with backoff until
+ * it comes or `signal` aborts. The event id makes retries safe: the stream drops duplicates.
+ */
+export async function publishDurable(
+  js: JetStreamClient,
+  ev: Sealed,
+  opts: { signal?: AbortSignal; log?: Logger; timeoutMs?: number } = {},
+): Promise<PubAck> {
+  const h = toHeaders(ev.headers);
+  let wait = 50;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await js.publish(ev.subject, ev.payload, { msgID: ev.headers[H.msgId], headers: h, timeout: opts.timeoutMs ?? 5000 });
+    } catch (err) {
+      if (opts.signal?.aborted) throw err;
+      if (/max_payload|maximum payload|message size exceeds/i.test(String((err as Error).message))) throw err;
+      if (attempt === 1 || attempt % 20 === 0) {
+        opts.log?.warn("publish not acknowledged yet; retrying", { subject: ev.subject, attempt, error: String((err as Error).message) });
+      }
+      await sleep(wait, opts.signal);
+      wait = Math.min(wait * 2, 2000);
+    }
+  }
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** Reply with a msgpack body. */
+export function replyOk(msg: Msg, body: unknown): void {
+  msg.respond(encode(body));
+}
+
+/** Reply with a typed error the caller rebuilds as RemoteError. */
+export function replyError(msg: Msg, err: unknown): void {
+  const e = err instanceof NatriumError ? err.toJSON() : { code: "internal", message: String((err as Error)?.message ?? err) };
+  const h = natsHeaders();
+  h.set(H.error, e.code);
+  msg.respond(encode(e), { headers: h });
+}
+
+/**
+ * Serve request/reply on `subject` in a queue group. Each request is decoded and handed to
+ * `handle`; a thrown error becomes an error reply, and the service keeps serving.
+ */
+export function serve(
+  nc: NatsConnection,
+  subject: string,
+  queue: string,
+  handle: (req: unknown, msg: Msg) => Promise<unknown>,
+  log: Logger,
+): void {
+  nc.subscribe(subject, {
+    queue,
+    callback: (err, msg) => {
+      if (err) {
+        log.error("subscription failed", { subject, error: err });
+        return;
+      }
+      (async () => {
+        let req: unknown = {};
+        try {
+          req = msg.data.length ? decode(msg.data, msg.subject) : {};
+          replyOk(msg, await handle(req, msg));
+        } catch (e) {
+          log.warn("request refused", { subject: msg.subject, error: e as Error });
+          if (msg.reply) replyError(msg, e);
+        }
+      })();
+    },
+  });
+}
+
+/** Send a request and decode the reply; an error reply is thrown as RemoteError. */
+export async function request<T>(nc: NatsConnection, subject: string, body: unknown, timeoutMs: number): Promise<T> {
+  const m = await nc.request(subject, encode(body), { timeout: timeoutMs });
+  const data = decode(m.data, subject);
+  if (m.headers?.get(H.error)) {
+    const e = errorReply.is(data) ? data : { code: m.headers.get(H.error), message: "error reply without a body" };
+    throw new RemoteError(e.code, e.message, subject);
+  }
+  return data as T;
+}

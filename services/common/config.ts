@@ -1,0 +1,93 @@
+// Service configuration: a YAML file, validated against the service's TypeBox schema before
+// anything starts. A wrong key or type stops the service with a message naming the key.
+// Environment variables NATS_URL and DATABASE_URL override the file, as operators expect.
+
+import { readFileSync } from "node:fs";
+import { Type, type TObject, type Static } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { parse as parseYaml } from "yaml";
+import { NatriumError } from "../../contracts/errors.js";
+import { LogLevels } from "./log.js";
+
+export class ConfigError extends NatriumError {
+  constructor(message: string, readonly file?: string, readonly key?: string) {
+    super("bad_config", file ? `${file}: ${message}` : message);
+  }
+}
+
+/** Keys every service has. */
+export const CommonConfig = {
+  nats_url: Type.String({ default: "nats://127.0.0.1:4222", description: "NATS server URL(s), comma-separated; NATS_URL overrides" }),
+  ns: Type.String({ default: "natrium", pattern: "^[a-z][a-z0-9_-]{0,31}$", description: "subject namespace; every service of one installation uses the same" }),
+  log_level: Type.Union(LogLevels.map((l) => Type.Literal(l)), { default: "info", description: "trace, debug, info, warning, error or quiet" }),
+  pki_dir: Type.String({ default: "", description: "directory for this service's keys (0700, keys 0600); default <data_dir>/pki" }),
+  data_dir: Type.String({ default: "/var/lib/natrium", description: "directory for state this service keeps on disk" }),
+};
+
+/**
+ * Load and validate. `overrides` come from CLI flags and win over the file; environment
+ * variables win over the file but not over flags.
+ */
+export function loadConfig<T extends TObject>(
+  schema: T,
+  file: string | undefined,
+  overrides: Record<string, unknown> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Static<T> {
+  let raw: unknown = {};
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (err) {
+      throw new ConfigError(`cannot read config file: ${(err as Error).message}`, file);
+    }
+    try {
+      raw = parseYaml(text) ?? {};
+    } catch (err) {
+      throw new ConfigError(`not valid YAML: ${(err as Error).message}`, file);
+    }
+    if (typeof raw !== "object" || Array.isArray(raw) || raw === null) {
+      throw new ConfigError("the top level must be a mapping of keys to values", file);
+    }
+  }
+  const merged: Record<string, unknown> = { ...(raw as Record<string, unknown>) };
+  if (env.NATS_URL && "nats_url" in schema.properties) merged.nats_url = env.NATS_URL;
+  if (env.DATABASE_URL && "database_url" in schema.properties) merged.database_url = env.DATABASE_URL;
+  for (const [k, v] of Object.entries(overrides)) if (v !== undefined) merged[k] = v;
+
+  const known = Object.keys(schema.properties);
+  for (const k of Object.keys(merged)) {
+    if (!known.includes(k)) {
+      const near = known.find((n) => n.replace(/_/g, "") === k.replace(/[_-]/g, "").toLowerCase());
+      throw new ConfigError(
+        `unknown key "${k}"${near ? ` (did you mean "${near}"?)` : ""}; known keys: ${known.join(", ")}`,
+        file,
+        k,
+      );
+    }
+  }
+  const withDefaults = Value.Default(schema, Value.Clone(merged)) as Record<string, unknown>;
+  const check = TypeCompiler.Compile(schema);
+  const first = [...check.Errors(withDefaults)][0];
+  if (first) {
+    const key = first.path.replace(/^\//, "").replace(/\//g, ".");
+    const sub = (first.schema as { description?: string }).description;
+    throw new ConfigError(
+      `key "${key}": ${first.message} (got ${JSON.stringify(first.value)})${sub ? `; expected ${sub}` : ""}`,
+      file,
+      key,
+    );
+  }
+  return withDefaults as Static<T>;
+}
+
+/** The documentation of a config schema: key, default, description (docs/config.md is checked against it). */
+export function describeConfig(schema: TObject): { key: string; default: unknown; description: string }[] {
+  return Object.entries(schema.properties).map(([key, s]) => ({
+    key,
+    default: (s as { default?: unknown }).default,
+    description: (s as { description?: string }).description ?? "",
+  }));
+}

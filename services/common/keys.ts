@@ -1,0 +1,64 @@
+// A service's own keys on disk: an Ed25519 seed (signing) and an X25519 secret key (tweetnacl
+// box, for secrets sent to it). Made on first start, kept 0600 in a 0700 directory; a key file
+// that others can read is refused rather than silently used.
+
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync, openSync, closeSync, renameSync } from "node:fs";
+import { join } from "node:path";
+import nacl from "tweetnacl";
+import { generateSeed, signingKeyFromSeed, type SigningKey } from "../../contracts/sign.js";
+import { NatriumError } from "../../contracts/errors.js";
+
+export class KeyFileError extends NatriumError {
+  constructor(message: string, readonly path: string) {
+    super("bad_key_file", `${path}: ${message}`);
+  }
+}
+
+export interface ServiceKeys {
+  sign: SigningKey;
+  boxPublic: Uint8Array;
+  boxSecret: Uint8Array;
+  /** base64 X25519 public key */
+  boxPub: string;
+}
+
+function readKey(path: string): Uint8Array {
+  const st = statSync(path);
+  if ((st.mode & 0o077) !== 0) {
+    throw new KeyFileError(`permissions are ${(st.mode & 0o777).toString(8)}; a key file must be 0600 (chmod 600 ${path})`, path);
+  }
+  const raw = Buffer.from(readFileSync(path, "utf8").trim(), "base64");
+  if (raw.length !== 32) throw new KeyFileError(`holds ${raw.length} bytes, expected a 32-byte base64 key`, path);
+  return new Uint8Array(raw);
+}
+
+function writeKey(path: string, bytes: Uint8Array): void {
+  // Written to a temp name and renamed, created 0600 from the start: never readable by others,
+  // never half-written if two processes race (the loser's rename wins, both then read one key).
+  const tmp = `${path}.${process.pid}.tmp`;
+  const fd = openSync(tmp, "w", 0o600);
+  closeSync(fd);
+  writeFileSync(tmp, Buffer.from(bytes).toString("base64") + "\n", { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
+/** Load `<dir>/<name>.sign` and `<dir>/<name>.box`, creating them on first start. */
+export function loadOrCreateKeys(dir: string, name: string): ServiceKeys {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+  const signPath = join(dir, `${name}.sign`);
+  const boxPath = join(dir, `${name}.box`);
+  if (!existsSync(signPath)) writeKey(signPath, generateSeed());
+  if (!existsSync(boxPath)) writeKey(boxPath, nacl.randomBytes(32));
+  const sign = signingKeyFromSeed(readKey(signPath));
+  const boxSecret = readKey(boxPath);
+  const boxPublic = nacl.box.keyPair.fromSecretKey(boxSecret).publicKey;
+  return { sign, boxSecret, boxPublic, boxPub: Buffer.from(boxPublic).toString("base64") };
+}
+
+/** Keys kept in memory only: swarm identities in benchmarks and tests use the same code path. */
+export function ephemeralKeys(): ServiceKeys {
+  const sign = signingKeyFromSeed(generateSeed());
+  const kp = nacl.box.keyPair();
+  return { sign, boxSecret: kp.secretKey, boxPublic: kp.publicKey, boxPub: Buffer.from(kp.publicKey).toString("base64") };
+}

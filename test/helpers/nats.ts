@@ -1,0 +1,65 @@
+// A real nats-server with JetStream on a free loopback port, in a temp dir, owned by the test.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect as netConnect } from "node:net";
+import { freePort, waitFor } from "./ports.js";
+
+export interface NatsServer {
+  url: string;
+  port: number;
+  dir: string;
+  proc: ChildProcess;
+  /** Kill -9 and start again on the same port and store dir. */
+  restart(): Promise<void>;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const NATS_BIN = process.env.NATS_SERVER_BIN ?? "nats-server";
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = netConnect({ host: "127.0.0.1", port }, () => { s.destroy(); resolve(true); });
+    s.on("error", () => resolve(false));
+  });
+}
+
+export async function startNats(opts: { args?: string[] } = {}): Promise<NatsServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "natrium-nats-"));
+  const srv: NatsServer = {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    dir,
+    proc: undefined as unknown as ChildProcess,
+    async start() {
+      const p = spawn(NATS_BIN, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", join(dir, "js"), ...(opts.args ?? [])], {
+        stdio: ["ignore", "ignore", "pipe"],
+      });
+      let err = "";
+      p.stderr!.on("data", (d) => { err = (err + d).slice(-4000); });
+      srv.proc = p;
+      await waitFor(`nats-server on ${port} (${err})`, async () => (p.exitCode === null ? portOpen(port) : Promise.reject(new Error(err))), 15_000);
+    },
+    async kill(signal: NodeJS.Signals = "SIGKILL") {
+      const p = srv.proc;
+      if (!p || p.exitCode !== null || p.signalCode !== null) return;
+      const exited = new Promise((r) => p.once("exit", r));
+      p.kill(signal);
+      await exited;
+    },
+    async restart() {
+      await srv.kill("SIGKILL");
+      await srv.start();
+    },
+    async stop() {
+      await srv.kill("SIGTERM");
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await srv.start();
+  return srv;
+}

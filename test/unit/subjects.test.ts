@@ -1,0 +1,48 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { subjects, encodeToken, decodeToken, parseSubject, checkNamespace } from "../../contracts/subjects.js";
+import { SubjectError } from "../../contracts/errors.js";
+
+const J = "20261127082615123456";
+
+test("subjects - exact strings", () => {
+  const s = subjects("natrium");
+  assert.equal(s.jobNew(J), "natrium.job.20261127082615123456.new");
+  assert.equal(s.jobRet(J, "web1"), "natrium.job.20261127082615123456.ret.web1");
+  assert.equal(s.jobProg(J, "web1"), "natrium.job.20261127082615123456.prog.web1");
+  assert.equal(s.jobDone(J), "natrium.job.20261127082615123456.done");
+  assert.equal(s.minionStart("web1"), "natrium.minion.web1.start");
+  assert.equal(s.minionGrains("web1"), "natrium.minion.web1.grains");
+  assert.equal(s.key("web1", "accepted"), "natrium.key.web1.accepted");
+  assert.equal(s.audit("bad_signature"), "natrium.audit.bad_signature");
+  assert.equal(s.api("publish"), "natrium.api.publish");
+  assert.equal(s.cache("jobs"), "natrium.cache.jobs");
+  assert.equal(s.ctl("web1"), "natrium.ctl.web1");
+  assert.equal(s.stream, "NATRIUM_EVENTS");
+  assert.deepEqual(s.streamSubjects, [
+    "natrium.job.*.new", "natrium.job.*.ret.*", "natrium.job.*.done",
+    "natrium.minion.>", "natrium.key.>", "natrium.audit.>",
+  ]);
+});
+
+test("subjects - minion ids with dots and other characters are encoded reversibly", () => {
+  const ids = ["web1.example.com", "a b", "x*y>z", "ünï", "=", "a=2e", "under_score-dash"];
+  for (const id of ids) {
+    const t = encodeToken(id);
+    assert.match(t, /^[A-Za-z0-9_=-]+$/, id);
+    assert.equal(decodeToken(t), id);
+  }
+  assert.equal(encodeToken("web1.example.com"), "web1=2eexample=2ecom");
+  const s = subjects("ns1");
+  assert.equal(s.jobRet(J, "db.1"), "ns1.job.20261127082615123456.ret.db=2e1");
+  assert.deepEqual(parseSubject("ns1", s.jobRet(J, "db.1")), { kind: "job.ret", jid: J, minion: "db.1" });
+});
+
+test("subjects - bad names are refused with a typed error", () => {
+  assert.throws(() => checkNamespace("Bad.NS"), SubjectError);
+  assert.throws(() => subjects("ns").jobNew("123"), SubjectError);
+  assert.throws(() => encodeToken(""), SubjectError);
+  assert.throws(() => decodeToken("a.b"), SubjectError);
+  assert.equal(parseSubject("ns", "ns.job.x.new"), undefined);
+  assert.equal(parseSubject("ns", "other.job.20261127082615123456.new"), undefined);
+});
