@@ -9,3 +9,4 @@ export * from "./message.js";
 export * from "./schema.js";
 export * from "./events/index.js";
 export * from "./api.js";
+export * from "./registry.js";
