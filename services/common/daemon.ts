@@ -1,0 +1,71 @@
+// What every daemon's main does around its own start/stop: parse the few flags, load and
+// validate the config, log, and turn SIGTERM/SIGINT into one orderly stop.
+
+import { parseArgs } from "node:util";
+import { NatriumError } from "../../contracts/errors.js";
+import { createLogger, type Logger, type LogLevel } from "./log.js";
+
+export interface DaemonArgs {
+  config?: string;
+  overrides: Record<string, unknown>;
+}
+
+/** `--config FILE`, `--log-level L`, `--id ID`, `--ns NS`, `--nats-url URL` from argv. */
+export function daemonArgs(argv: string[]): DaemonArgs {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: "string", short: "c" },
+      "log-level": { type: "string", short: "l" },
+      id: { type: "string" },
+      ns: { type: "string" },
+      "nats-url": { type: "string" },
+    },
+    strict: true,
+  });
+  return {
+    config: values.config,
+    overrides: { log_level: values["log-level"], id: values.id, ns: values.ns, nats_url: values["nats-url"] },
+  };
+}
+
+/**
+ * Run a service until a signal: `start` returns its stop function. Errors at start (bad config,
+ * bad key file) print one clear line and exit 2; a second signal exits at once.
+ */
+export async function runUntilSignal(
+  name: string,
+  start: () => Promise<{ log: Logger; stop: () => Promise<void> }>,
+): Promise<void> {
+  let svc: { log: Logger; stop: () => Promise<void> };
+  try {
+    svc = await start();
+  } catch (err) {
+    const e = err as Error;
+    const code = err instanceof NatriumError ? err.code : "start_failed";
+    process.stderr.write(`${name}: ${e.message}${code === "start_failed" && e.stack ? `\n${e.stack}` : ""}\n`);
+    process.exitCode = 2;
+    throw err;
+  }
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (stopping) {
+        svc.log.warn("second signal: exiting now", { signal: sig });
+        process.exit(1);
+      }
+      stopping = true;
+      svc.log.info("stopping", { signal: sig });
+      svc.stop().then(
+        () => { svc.log.info("stopped"); resolve(); },
+        (err) => { svc.log.error("error while stopping", { error: err as Error }); process.exitCode = 1; resolve(); },
+      );
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  });
+}
+
+export function serviceLogger(service: string, level: LogLevel, extra: Record<string, unknown> = {}): Logger {
+  return createLogger({ svc: service, pid: process.pid, ...extra }, level);
+}

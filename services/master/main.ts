@@ -1,0 +1,34 @@
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadConfig } from "../common/config.js";
+import { connectBus } from "../common/bus.js";
+import { loadOrCreateKeys } from "../common/keys.js";
+import { daemonArgs, runUntilSignal, serviceLogger } from "../common/daemon.js";
+import { MasterConfig } from "./config.js";
+import { Master } from "./master.js";
+
+export async function runMaster(opts: { config?: string; overrides?: Record<string, unknown> }): Promise<void> {
+  await runUntilSignal("natrium master", async () => {
+    const cfg = loadConfig(MasterConfig, opts.config, opts.overrides);
+    const log = serviceLogger("master", cfg.log_level, { id: cfg.id });
+    const keys = loadOrCreateKeys(cfg.pki_dir || join(cfg.data_dir, "pki"), "master");
+    log.info("connecting", { nats_url: cfg.nats_url, ns: cfg.ns });
+    const nc = await connectBus({ url: cfg.nats_url, name: `natrium-master-${cfg.id}`, log, waitForServer: true });
+    const master = new Master(nc, keys, {
+      id: cfg.id, ns: cfg.ns, timeout: cfg.timeout, autoAccept: cfg.auto_accept, commandTtl: cfg.command_ttl,
+      streamMaxAgeHours: cfg.stream_max_age, replicas: cfg.stream_replicas,
+    }, log);
+    await master.start();
+    return {
+      log,
+      stop: async () => {
+        await master.stop();
+        await nc.drain();
+      },
+    };
+  });
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  runMaster(daemonArgs(process.argv.slice(2))).catch(() => process.exit(process.exitCode || 1));
+}

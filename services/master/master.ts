@@ -1,0 +1,143 @@
+// The master: wiring of registry, key keeper, publisher and tracker onto one NATS connection.
+// It keeps no state of its own between restarts: keys and grains are in KV, jobs in the stream.
+
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import { jetstream, jetstreamManager, AckPolicy, DeliverPolicy, type ConsumerMessages } from "@nats-io/jetstream";
+import { encode, decode } from "../../contracts/codec.js";
+import { subjects, type Subjects } from "../../contracts/subjects.js";
+import { fingerprint } from "../../contracts/sign.js";
+import { masterKeyRecord, registryKeys, type MasterKeyRecord } from "../../contracts/registry.js";
+import { NatriumError } from "../../contracts/errors.js";
+import { ensureBuckets, ensureStream, serve } from "../common/bus.js";
+import { Auditor } from "../common/audit.js";
+import type { ServiceKeys } from "../common/keys.js";
+import type { Logger } from "../common/log.js";
+import { MinionRegistry } from "./registry.js";
+import { KeyKeeper } from "./keykeeper.js";
+import { Publisher } from "./publisher.js";
+import { JobTracker } from "./tracker.js";
+
+export const VERSION = "0.1.0";
+
+export interface MasterOptions {
+  id: string;
+  ns: string;
+  timeout: number;
+  autoAccept: boolean;
+  commandTtl: number;
+  streamMaxAgeHours: number;
+  replicas: number;
+}
+
+export class MasterKeyConflictError extends NatriumError {
+  constructor(known: string, mine: string) {
+    super("master_key_conflict", `another master key (${known}) is registered for this namespace; this master's key is ${mine}. Masters of one namespace share one key: copy the pki dir, or delete the "master" entry of the keys bucket to re-key`);
+  }
+}
+
+export class Master {
+  readonly s: Subjects;
+  readonly registry: MinionRegistry;
+  private tracker!: JobTracker;
+  private lifecycle?: ConsumerMessages;
+  private subs: Subscription[] = [];
+  private lifecycleDone?: Promise<void>;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly keys: ServiceKeys,
+    private readonly o: MasterOptions,
+    private readonly log: Logger,
+  ) {
+    this.s = subjects(o.ns);
+    this.registry = new MinionRegistry(log);
+  }
+
+  async start(): Promise<void> {
+    const { s, nc, log } = this;
+    const jsm = await jetstreamManager(nc);
+    const js = jetstream(nc);
+    await ensureStream(jsm, s, { maxAgeSec: this.o.streamMaxAgeHours * 3600, replicas: this.o.replicas });
+    const kv = await ensureBuckets(nc, s, this.o.replicas);
+    await this.registerMasterKey(kv.keys);
+    await this.registry.start(kv.keys, kv.minions);
+
+    const audit = new Auditor(js, s, this.keys.sign, log);
+    const keeper = new KeyKeeper(js, s, this.keys.sign, kv, this.registry, audit, log, this.o.autoAccept);
+    const publisher = new Publisher(js, s, this.keys.sign, this.registry, { masterId: this.o.id, defaultTimeout: this.o.timeout, commandTtl: this.o.commandTtl }, log);
+    this.tracker = new JobTracker(js, s, this.keys.sign, this.registry, audit, log);
+
+    // Returns are watched on a core subscription: every master sees every return and keeps only
+    // its own jobs; a subscription made before the first publish cannot miss a return.
+    this.subs.push(nc.subscribe(s.allJobRet, { callback: (_e, m) => this.tracker.onReturn(m) }));
+
+    serve(nc, s.api("publish"), "master", async (req) => {
+      const { reply, job } = await publisher.publish(req);
+      this.tracker.track(job);
+      return reply;
+    }, log);
+    serve(nc, s.api("ping"), "master", async () => ({
+      master: this.o.id,
+      version: VERSION,
+      finger: fingerprint(this.keys.sign.pub),
+      minions: [...this.registry.keys.values()].filter((k) => k.state === "accepted").map((k) => k.id).sort(),
+    }), log);
+
+    // Minion lifecycle through a durable consumer shared by all masters: a start that happens
+    // while every master is down is handled when one comes back.
+    await jsm.consumers.add(s.stream, {
+      durable_name: "master-lifecycle",
+      filter_subject: s.allMinion,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      max_ack_pending: 1000,
+      ack_wait: 30_000_000_000,
+    }).catch((err) => {
+      if (!/already in use|exists/i.test(String(err.message))) throw err;
+    });
+    const consumer = await js.consumers.get(s.stream, "master-lifecycle");
+    this.lifecycle = await consumer.consume({ max_messages: 200 });
+    this.lifecycleDone = (async () => {
+      for await (const m of this.lifecycle!) {
+        try {
+          await keeper.handle(m);
+          m.ack();
+        } catch (err) {
+          // Only infrastructure failures land here (KV or stream unavailable): retry later.
+          log.error("minion lifecycle event not handled; will be redelivered", { subject: m.subject, error: err as Error });
+          m.nak(2000);
+        }
+      }
+    })();
+    await nc.flush();
+    log.info("master ready", { ns: s.ns, id: this.o.id, finger: fingerprint(this.keys.sign.pub), minions: this.registry.keys.size });
+  }
+
+  /** Publish this master's public key where minions and the job cache find it (first contact). */
+  private async registerMasterKey(keysKv: import("@nats-io/kv").KV): Promise<void> {
+    const mine: MasterKeyRecord = { id: this.o.id, pub: this.keys.sign.pub, box_pub: this.keys.boxPub, finger: fingerprint(this.keys.sign.pub), ts: Date.now() };
+    const existing = await keysKv.get(registryKeys.master);
+    if (existing && existing.operation === "PUT") {
+      const rec = masterKeyRecord.parse(decode(existing.value));
+      if (rec.pub !== mine.pub) throw new MasterKeyConflictError(rec.finger, mine.finger);
+      return;
+    }
+    try {
+      await keysKv.create(registryKeys.master, encode(mine));
+    } catch {
+      // Another master registered at the same moment: it must be the same key.
+      const again = await keysKv.get(registryKeys.master);
+      const rec = again ? masterKeyRecord.parse(decode(again.value)) : undefined;
+      if (!rec || rec.pub !== mine.pub) throw new MasterKeyConflictError(rec?.finger ?? "?", mine.finger);
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.subs) s.unsubscribe();
+    await this.lifecycle?.close();
+    await this.lifecycleDone?.catch(() => {});
+    const open = await this.tracker?.drain();
+    if (open?.length) this.log.warn("jobs left open at shutdown (no done event)", { jids: open });
+    this.registry.stop();
+  }
+}

@@ -1,0 +1,76 @@
+// Turning a publish request into a job: validate, resolve the expected minions, take a jid,
+// sign the command and put it in the stream. The job exists once JetStream has acknowledged it.
+
+import type { JetStreamClient } from "@nats-io/jetstream";
+import { publishRequest, type PublishReply } from "../../contracts/api.js";
+import { seal } from "../../contracts/message.js";
+import { eventIds } from "../../contracts/ids.js";
+import { newJid } from "../../contracts/jid.js";
+import { NatriumError, ValidationError } from "../../contracts/errors.js";
+import type { JobPublished } from "../../contracts/events/job.js";
+import type { SigningKey } from "../../contracts/sign.js";
+import type { Subjects } from "../../contracts/subjects.js";
+import { toHeaders } from "../common/bus.js";
+import { checkTarget } from "../common/target.js";
+import type { Logger } from "../common/log.js";
+import type { MinionRegistry } from "./registry.js";
+
+const FUN_RE = /^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$/;
+
+export interface PublisherOptions {
+  masterId: string;
+  defaultTimeout: number;
+  commandTtl: number;
+}
+
+export class Publisher {
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly s: Subjects,
+    private readonly key: SigningKey,
+    private readonly registry: MinionRegistry,
+    private readonly opts: PublisherOptions,
+    private readonly log: Logger,
+  ) {}
+
+  async publish(raw: unknown): Promise<{ reply: PublishReply; job: JobPublished }> {
+    const req = publishRequest.parse(raw);
+    if (!FUN_RE.test(req.fun)) {
+      throw new ValidationError("publish request", [{ path: "/fun", message: `"${req.fun}" is not a function name of the form module.function` }]);
+    }
+    checkTarget(req.tgt, req.tgt_type);
+    const minions = this.registry.resolve(req.tgt, req.tgt_type);
+    const timeout = req.timeout ?? this.opts.defaultTimeout;
+    let jid = newJid();
+    for (let attempt = 0; ; attempt++) {
+      const now = Date.now();
+      const job: JobPublished = {
+        v: 1,
+        type: "job.new",
+        eid: eventIds.jobNew(jid),
+        ts: now,
+        jid,
+        fun: req.fun,
+        arg: req.arg,
+        kwarg: req.kwarg,
+        tgt: req.tgt,
+        tgt_type: req.tgt_type,
+        user: req.user,
+        master: this.opts.masterId,
+        minions,
+        timeout,
+        expires: now + this.opts.commandTtl * 1000,
+        ret: req.ret ?? [],
+      };
+      const ev = seal(this.s.jobNew(jid), job, this.key);
+      const ack = await this.js.publish(ev.subject, ev.payload, { msgID: job.eid, headers: toHeaders(ev.headers), timeout: 5000 });
+      if (!ack.duplicate) {
+        this.log.info("job published", { jid, fun: job.fun, tgt: job.tgt, expected: minions.length, user: job.user });
+        return { reply: { jid, minions, timeout, created: now }, job };
+      }
+      // Another master took this jid inside the dedupe window: take the next one.
+      if (attempt > 100) throw new NatriumError("jid_exhausted", "could not allocate a unique jid");
+      jid = newJid(jid);
+    }
+  }
+}
