@@ -52,7 +52,11 @@ export function decodeToken(token: string): string {
       i += 2;
     } else bytes.push(token.charCodeAt(i));
   }
-  return Buffer.from(bytes).toString("utf8");
+  const id = Buffer.from(bytes).toString("utf8");
+  // One id, one token: "=61" (for "a") or bytes that are not UTF-8 would otherwise name an id
+  // under a second subject that filters and permissions written for the canonical one miss.
+  if (encodeToken(id) !== token) throw new SubjectError(`"${token}" is not the canonical encoding of a minion id`, token);
+  return id;
 }
 
 /** Subject builders for one namespace. */
