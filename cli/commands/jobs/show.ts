@@ -1,0 +1,38 @@
+import { Args, Flags } from "@oclif/core";
+import { StackCommand } from "../../lib/base.js";
+import { formatAnswer, isoTime, OutFormats, type OutFormat } from "../../lib/output.js";
+import { request } from "../../../services/common/bus.js";
+import type { JobQuery, JobReply } from "../../../contracts/api.js";
+
+export default class JobsShow extends StackCommand {
+  static summary = "Show one job and every minion's return, from the job cache";
+  static enableJsonFlag = true;
+  static args = { jid: Args.string({ required: true, description: "the job id (20 digits)" }) };
+  static examples = ["<%= config.bin %> jobs show 20261127082615123456"];
+  static flags = {
+    out: Flags.string({ description: "output format of the returns", options: [...OutFormats], default: "nested" }),
+  };
+
+  async run(): Promise<JobReply> {
+    const { args, flags } = await this.parse(JobsShow);
+    const c = await this.connect(flags);
+    const q: JobQuery = { jid: args.jid };
+    const r = await request<JobReply>(c.nc, c.s.cache("job"), q, 10_000);
+    if (!this.jsonEnabled()) {
+      const j = r.job;
+      this.log(`jid:      ${j.jid}`);
+      this.log(`function: ${j.fun} ${j.arg.map((a) => JSON.stringify(a)).join(" ")}`.trimEnd());
+      this.log(`target:   ${Array.isArray(j.tgt) ? j.tgt.join(",") : j.tgt} (${j.tgt_type})`);
+      this.log(`user:     ${j.user}`);
+      this.log(`started:  ${isoTime(j.created)}   finished: ${isoTime(j.finished)}${r.done_reason ? ` (${r.done_reason})` : ""}`);
+      this.log(`minions:  ${j.returned}/${j.expected} returned${j.failed ? `, ${j.failed} failed` : ""}${r.missing.length ? `; missing: ${r.missing.join(", ")}` : ""}`);
+      this.log("");
+      for (const ret of r.returns) {
+        this.log(`# ${ret.minion}  success=${ret.success ? "True" : "False"}  retcode=${ret.retcode}  duration=${ret.duration_ms.toFixed(1)}ms`);
+        this.log(formatAnswer(flags.out as OutFormat, ret.minion, ret.return));
+      }
+      for (const m of r.missing) this.log(formatAnswer(flags.out as OutFormat, m, "Minion did not return. [No response]"));
+    }
+    return r;
+  }
+}

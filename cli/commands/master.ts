@@ -1,0 +1,14 @@
+import { Command, Flags } from "@oclif/core";
+import { daemonFlags, daemonOverrides } from "../lib/daemon-flags.js";
+
+export default class MasterCmd extends Command {
+  static summary = "Run the master daemon (API, key acceptance, job tracking) until SIGTERM";
+  static examples = ["<%= config.bin %> master -c /etc/natrium/master.yaml"];
+  static flags = { ...daemonFlags, id: Flags.string({ description: "master id" }) };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(MasterCmd);
+    const { runMaster } = await import("../../services/master/main.js");
+    await runMaster({ config: flags.config, overrides: daemonOverrides(flags) });
+  }
+}

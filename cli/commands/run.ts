@@ -1,0 +1,67 @@
+import { Args, Flags } from "@oclif/core";
+import { userInfo } from "node:os";
+import { StackCommand } from "../lib/base.js";
+import { parseFunArgs } from "../lib/args.js";
+import { formatAnswer, OutFormats, type OutFormat } from "../lib/output.js";
+import { runJob, type RunResult } from "../lib/run.js";
+import type { TargetType } from "../../contracts/events/job.js";
+
+export default class Run extends StackCommand {
+  static summary = "Run an execution module function on the targeted minions";
+  static description = `Like \`salt TARGET FUN [ARGS...]\`. Arguments of the form key=value are keyword arguments; values are parsed as YAML.
+Each minion's answer is printed as it arrives; minions that do not answer within the timeout are named.
+Exit status: 0 when every targeted minion answered with success, 1 otherwise, 2 on an error.`;
+  static strict = false;
+  static enableJsonFlag = true;
+  static args = {
+    target: Args.string({ required: true, description: "glob on the minion id (default), or a list/regex/grain target with -L/-E/-G" }),
+    fun: Args.string({ required: true, description: "module.function, e.g. test.ping" }),
+  };
+  static examples = [
+    "<%= config.bin %> run '*' test.ping",
+    "<%= config.bin %> run 'web*' cmd.run 'echo hi'",
+    "<%= config.bin %> run -L web1,db1 test.echo hello",
+    "<%= config.bin %> run -G os:Debian grains.get os",
+    "<%= config.bin %> run '*' cmd.run_all 'ls /nope' --out yaml",
+  ];
+  static flags = {
+    list: Flags.boolean({ char: "L", description: "target is a comma-separated list of minion ids", exclusive: ["pcre", "grain"] }),
+    pcre: Flags.boolean({ char: "E", description: "target is a regular expression on the minion id", exclusive: ["list", "grain"] }),
+    grain: Flags.boolean({ char: "G", description: "target is a grain match, key:value (glob in the value, nested keys with ':')", exclusive: ["list", "pcre"] }),
+    timeout: Flags.integer({ char: "t", description: "seconds to wait for returns (default: the master's, 5)", min: 0 }),
+    out: Flags.string({ description: "output format", options: [...OutFormats], default: "nested" }),
+    user: Flags.string({ description: "user recorded with the job", default: userInfo().username }),
+  };
+
+  async run(): Promise<RunResult> {
+    const { args, flags, argv } = await this.parse(Run);
+    const extra = (argv as string[]).slice(2);
+    const { arg, kwarg } = parseFunArgs(extra);
+    const tgtType: TargetType = flags.list ? "list" : flags.pcre ? "pcre" : flags.grain ? "grain" : "glob";
+    const tgt = tgtType === "list" ? args.target.split(",").map((s) => s.trim()).filter(Boolean) : args.target;
+    const c = await this.connect(flags);
+    const human = !this.jsonEnabled();
+    const tty = human && process.stderr.isTTY;
+    const out = flags.out as OutFormat;
+    const clear = () => tty && process.stderr.write("\r\x1b[2K");
+    const result = await runJob(c, { tgt, tgt_type: tgtType, fun: args.fun, arg, kwarg, timeout: flags.timeout, user: flags.user }, {
+      onAnswer: (a) => {
+        if (!human) return;
+        clear();
+        this.log(formatAnswer(out, a.id, a.return));
+      },
+      onProgress: tty ? (n, total, ms) => process.stderr.write(`\r\x1b[2K[${n}/${total} returned, ${(ms / 1000).toFixed(1)}s]`) : undefined,
+      onInvalid: (subject, reason) => this.warn(`ignored an invalid message on ${subject}: ${reason}`),
+    });
+    if (human) {
+      clear();
+      if (result.minions.length === 0 && Object.keys(result.returns).length === 0) {
+        this.logToStderr("No minions matched the target.");
+      }
+      for (const id of result.missing) this.log(formatAnswer(out, id, "Minion did not return. [No response]"));
+    }
+    const ok = result.missing.length === 0 && result.minions.length > 0 && Object.values(result.returns).every((r) => r.success);
+    if (!ok) process.exitCode = 1;
+    return result;
+  }
+}

@@ -1,0 +1,65 @@
+// The CLI's connection to a stack: fail fast with a message that says where the settings came
+// from, and verify what it shows (returns are checked against the minions' accepted keys).
+
+import type { NatsConnection } from "@nats-io/transport-node";
+import { Kvm, type KV } from "@nats-io/kv";
+import { connectBus, UnreachableError } from "../../services/common/bus.js";
+import { subjects, type Subjects } from "../../contracts/subjects.js";
+import { decode } from "../../contracts/codec.js";
+import { minionKeyRecord, registryKeys } from "../../contracts/registry.js";
+import { verifyAs, type Opened } from "../../contracts/message.js";
+import { NatriumError } from "../../contracts/errors.js";
+import { resolveStack } from "./stack.js";
+
+export class StackUnreachableError extends NatriumError {
+  constructor(url: string, from: string, cause: unknown) {
+    super("unreachable", `cannot reach NATS at ${url} (from ${from}): ${(cause as Error)?.message ?? cause}. Is the stack up? Start it with \`natrium up\`, or pass --url / set NATS_URL.`);
+  }
+}
+
+export interface Client {
+  nc: NatsConnection;
+  s: Subjects;
+  close(): Promise<void>;
+}
+
+export async function openClient(flags: { url?: string; ns?: string }): Promise<Client> {
+  const r = resolveStack(flags);
+  let nc: NatsConnection;
+  try {
+    nc = await connectBus({ url: r.url, name: "natrium-cli" });
+  } catch (err) {
+    throw new StackUnreachableError(r.url, r.from, err instanceof UnreachableError ? err.cause : err);
+  }
+  return { nc, s: subjects(r.ns), close: () => nc.close() };
+}
+
+/** Looks up and caches minions' accepted keys to verify what the CLI displays. */
+export class KeyVerifier {
+  private kv?: Promise<KV>;
+  private cache = new Map<string, Promise<string | undefined>>();
+
+  constructor(private readonly nc: NatsConnection, private readonly s: Subjects) {}
+
+  private pubOf(id: string): Promise<string | undefined> {
+    let p = this.cache.get(id);
+    if (!p) {
+      this.kv ??= new Kvm(this.nc).open(this.s.keysBucket);
+      p = this.kv.then(async (kv) => {
+        const e = await kv.get(registryKeys.minionKey(id));
+        if (!e || e.operation !== "PUT") return undefined;
+        const rec = minionKeyRecord.parse(decode(e.value));
+        return rec.state === "accepted" ? rec.pub : undefined;
+      });
+      this.cache.set(id, p);
+    }
+    return p;
+  }
+
+  /** Throws SignatureError (or NatriumError for an unknown minion) unless `o` is from `id`. */
+  async verifyMinion(o: Opened, id: string): Promise<void> {
+    const pub = await this.pubOf(id);
+    if (!pub) throw new NatriumError("unknown_signer", `minion "${id}" has no accepted key`);
+    verifyAs(o, pub, `minion ${id}`);
+  }
+}
