@@ -1,0 +1,172 @@
+// The whole product as a user meets it: `natrium up` brings the stack up (on a port other than
+// the preferred one, which this test occupies), and the built CLI finds it without flags.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { cli, cliJson, startUp, stopUp } from "../helpers/cli.js";
+import { freePort, waitFor } from "../helpers/ports.js";
+import type { RunResult } from "../../cli/lib/run.js";
+import type { JobReply, JobsReply, RebuildReply } from "../../contracts/api.js";
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+}
+
+test("e2e - natrium up, then the CLI runs jobs and reads history without flags", { timeout: 600_000 }, async (t) => {
+  const work = mkdtempSync(join(tmpdir(), "natrium-e2e-"));
+  const cleanEnv: NodeJS.ProcessEnv = { ...process.env, NATRIUM_HOME: join(work, "home") };
+  delete cleanEnv.NATS_URL;
+  delete cleanEnv.DATABASE_URL;
+  delete cleanEnv.NATRIUM_NS;
+  const busyPort = await freePort();
+  const blocker: Server = createServer().listen(busyPort, "127.0.0.1");
+  const up = await startUp(["--port", String(busyPort), "--minions", "web1,web2,db1"], { cwd: work, env: cleanEnv });
+  const opts = { cwd: work, env: cleanEnv };
+  try {
+    const outUp = up.output();
+    assert.match(outUp, new RegExp(`port ${busyPort} is taken`));
+    for (const id of ["web1", "web2", "db1"]) assert.match(outUp, new RegExp(`^${id}: True$`, "m"));
+    const stack = JSON.parse(readFileSync(join(work, ".natrium", "stack.json"), "utf8"));
+    assert.notEqual(stack.nats_url, `nats://127.0.0.1:${busyPort}`);
+
+    await t.test("run '*' test.ping prints one line per minion", async () => {
+      const r = await cli(["run", "*", "test.ping"], opts);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(r.stdout.trim().split("\n").sort(), ["db1: True", "web1: True", "web2: True"]);
+    });
+
+    await t.test("run --json gives the typed result", async () => {
+      const { code, data } = await cliJson<RunResult>(["run", "*", "test.ping"], opts);
+      assert.equal(code, 0);
+      assert.match(data.jid, /^\d{20}$/);
+      assert.deepEqual(data.minions, ["db1", "web1", "web2"]);
+      for (const id of data.minions) assert.equal(data.returns[id].return, true);
+      assert.deepEqual(data.missing, []);
+    });
+
+    await t.test("glob target with cmd.run", async () => {
+      const r = await cli(["run", "web*", "cmd.run", "echo hi"], opts);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(r.stdout.trim().split("\n").sort(), ["web1: hi", "web2: hi"]);
+    });
+
+    await t.test("list target with test.echo", async () => {
+      const r = await cli(["run", "-L", "web1,db1", "test.echo", "hello"], opts);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(r.stdout.trim().split("\n").sort(), ["db1: hello", "web1: hello"]);
+    });
+
+    await t.test("cmd.run_all gives stdout, stderr and retcode", async () => {
+      const { code, data } = await cliJson<RunResult>(["run", "-L", "web1", "cmd.run_all", "echo out; echo err >&2; exit 3"], opts);
+      assert.equal(code, 1, "a non-zero retcode is a failed job");
+      const ret = data.returns.web1;
+      assert.equal(ret.retcode, 3);
+      const v = ret.return as { stdout: string; stderr: string; retcode: number };
+      assert.equal(v.stdout, "out");
+      assert.equal(v.stderr, "err");
+      assert.equal(v.retcode, 3);
+    });
+
+    await t.test("test.sleep 2 answers within the default timeout", async () => {
+      const r = await cli(["run", "db1", "test.sleep", "2"], opts);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), "db1: True");
+    });
+
+    await t.test("grains.items and grains.get os", async () => {
+      const { data } = await cliJson<RunResult>(["run", "web1", "grains.items"], opts);
+      const g = data.returns.web1.return as Record<string, unknown>;
+      assert.equal(g.id, "web1");
+      assert.equal(typeof g.os, "string");
+      const r = await cli(["run", "web1", "grains.get", "os"], opts);
+      assert.equal(r.stdout.trim(), `web1: ${g.os}`);
+    });
+
+    await t.test("output formats", async () => {
+      const y = await cli(["run", "web1", "test.echo", "x", "--out", "yaml"], opts);
+      assert.equal(y.stdout.trim(), "web1: x");
+      const j = await cli(["run", "web1", "test.ping", "--out", "json"], opts);
+      assert.deepEqual(JSON.parse(j.stdout), { web1: true });
+      const tx = await cli(["run", "web1", "cmd.run_all", "true", "--out", "text"], opts);
+      assert.match(tx.stdout, /^web1: \{.*"retcode":0/);
+    });
+
+    await t.test("unknown function: success false with a clear error, exit 1", async () => {
+      const r = await cli(["run", "web1", "nosuch.fun"], opts);
+      assert.equal(r.code, 1);
+      assert.match(r.stdout, /web1: .*'nosuch.fun' is not available/);
+    });
+
+    await t.test("a minion that does not answer is named, and the others still answer", async () => {
+      const pid = stack.pids["minion-db1"] as number;
+      process.kill(pid, "SIGSTOP");
+      try {
+        const r = await cli(["run", "*", "test.ping", "--timeout", "1"], opts);
+        assert.equal(r.code, 1);
+        const lines = r.stdout.trim().split("\n").sort();
+        assert.deepEqual(lines, ["db1: Minion did not return. [No response]", "web1: True", "web2: True"]);
+      } finally {
+        process.kill(pid, "SIGCONT");
+      }
+    });
+
+    let lastJid = "";
+    await t.test("jobs list and jobs show come from the job cache", async () => {
+      const { data: ran } = await cliJson<RunResult>(["run", "*", "test.echo", "history"], opts);
+      lastJid = ran.jid;
+      const list = await waitFor("the job in the job cache", async () => {
+        const { data } = await cliJson<JobsReply>(["jobs", "list"], opts);
+        const j = data.jobs.find((x) => x.jid === ran.jid);
+        return j && j.returned === 3 ? data : undefined;
+      });
+      assert.equal(list.jobs[0].jid, ran.jid, "newest first");
+      for (let i = 1; i < list.jobs.length; i++) assert.ok(list.jobs[i - 1].jid >= list.jobs[i].jid);
+      const human = await cli(["jobs", "list"], opts);
+      assert.match(human.stdout, /JID\s+FUNCTION\s+TARGET\s+USER\s+RETURNED/);
+      assert.match(human.stdout, new RegExp(`${ran.jid}\\s+test.echo\\s+\\*\\s+\\S+\\s+3/3`));
+      const { data: show } = await cliJson<JobReply>(["jobs", "show", ran.jid], opts);
+      assert.equal(show.returns.length, 3);
+      for (const r of show.returns) {
+        assert.equal(r.return, "history");
+        assert.equal(r.success, true);
+        assert.equal(r.retcode, 0);
+        assert.ok(r.duration_ms >= 0);
+      }
+      const showText = await cli(["jobs", "show", ran.jid], opts);
+      assert.match(showText.stdout, /web1: history/);
+    });
+
+    await t.test("events tail prints events with subject, type, jid and minion", async () => {
+      const r = await cli(["events", "tail", "--all", "--count", "5"], opts);
+      assert.equal(r.code, 0, r.stderr);
+      const lines = r.stdout.trim().split("\n");
+      assert.equal(lines.length, 5);
+      assert.match(r.stdout, /natrium\.minion\.\S+\.start\s+minion\.start/);
+    });
+
+    await t.test("cache rebuild replays the stream and the history comes back", async () => {
+      const before = await cliJson<JobReply>(["jobs", "show", lastJid], opts);
+      const { data } = await cliJson<RebuildReply>(["cache", "rebuild"], opts);
+      assert.ok(data.events > 0);
+      const after = await cliJson<JobReply>(["jobs", "show", lastJid], opts);
+      assert.deepEqual(after.data, before.data);
+    });
+
+    await t.test("a wrong flag or an unreachable server gives a clear error", async () => {
+      const r = await cli(["run", "*", "test.ping", "--url", `nats://127.0.0.1:${busyPort}`], opts);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /cannot reach NATS/);
+    });
+  } finally {
+    const stack = existsSync(join(work, ".natrium", "stack.json")) ? JSON.parse(readFileSync(join(work, ".natrium", "stack.json"), "utf8")) : { pids: {} };
+    const code = await stopUp(up.proc);
+    blocker.close();
+    assert.equal(code, 0);
+    for (const [name, pid] of Object.entries(stack.pids as Record<string, number>)) assert.equal(alive(pid), false, `${name} still running`);
+    assert.equal(existsSync(join(work, ".natrium", "stack.json")), false, "stack file removed");
+    rmSync(work, { recursive: true, force: true });
+  }
+});
