@@ -1,0 +1,49 @@
+// The minion's configuration: the common keys plus the minion's own. Every key carries a
+// description; docs/minion.md lists them and `describeConfig` prints them.
+
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { Type, type Static } from "@sinclair/typebox";
+import { CommonConfig, loadConfig } from "../common/config.js";
+
+export const MinionConfig = Type.Object({
+  ...CommonConfig,
+  id: Type.String({
+    default: "",
+    maxLength: 255,
+    description: "this minion's id, unique in the installation; empty means the host name",
+  }),
+  master_finger: Type.String({
+    default: "",
+    description: "fingerprint of the master's signing key (natrium keys finger --master); empty pins the key seen first",
+  }),
+  grains: Type.Record(Type.String(), Type.Unknown(), {
+    default: {},
+    description: "static grains, merged over the detected ones (a key set here replaces the detected value)",
+  }),
+  job_timeout: Type.Number({
+    default: 3600,
+    exclusiveMinimum: 0,
+    maximum: 31 * 86_400,
+    description: "seconds a job may run before the minion stops it and returns a job_timeout error",
+  }),
+  module_dirs: Type.Array(Type.String(), {
+    default: [],
+    description: "directories of user execution modules (one .js/.mjs file per module); a module here replaces a built-in of the same name",
+  }),
+  shutdown_grace: Type.Number({
+    default: 10,
+    minimum: 0,
+    maximum: 3600,
+    description: "seconds running jobs get to finish on SIGTERM before they are aborted (their returns are still sent)",
+  }),
+});
+export type MinionConfig = Static<typeof MinionConfig>;
+
+/** Load, validate and fill the derived defaults (id, pki_dir). Throws ConfigError naming the key. */
+export function loadMinionConfig(file: string | undefined, overrides: Record<string, unknown> = {}, env = process.env): MinionConfig {
+  const cfg = loadConfig(MinionConfig, file, overrides, env);
+  if (!cfg.id) cfg.id = hostname();
+  if (!cfg.pki_dir) cfg.pki_dir = join(cfg.data_dir, "pki");
+  return cfg;
+}

@@ -1,0 +1,93 @@
+// Small pure pieces of the minion's defences, kept apart so unit tests can drive them directly.
+
+/**
+ * The jids this minion has accepted recently, to refuse a command seen before. Bounded: the
+ * oldest entries go first. A command older than its `expires` is refused anyway, so the window
+ * only has to cover the jobs of one expiry period.
+ */
+export class SeenJids {
+  private m = new Map<string, string>();
+  constructor(readonly max = 4096) {}
+
+  /** undefined if new; otherwise whether the earlier copy carried the same signature. */
+  check(jid: string, sig: string): { identical: boolean } | undefined {
+    const prev = this.m.get(jid);
+    return prev === undefined ? undefined : { identical: prev === sig.slice(0, 24) };
+  }
+
+  add(jid: string, sig: string): void {
+    this.m.set(jid, sig.slice(0, 24));
+    if (this.m.size > this.max) this.m.delete(this.m.keys().next().value as string);
+  }
+
+  get size(): number {
+    return this.m.size;
+  }
+}
+
+/**
+ * Token bucket: `rate` events a second, bursts up to `burst`. Counts what it refused, so the
+ * next event that passes can say how many were dropped before it.
+ */
+export class RateLimit {
+  private tokens: number;
+  private last: number;
+  private dropped = 0;
+  constructor(readonly rate: number, readonly burst: number, private now: () => number = Date.now) {
+    this.tokens = burst;
+    this.last = now();
+  }
+
+  take(): boolean {
+    const t = this.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((t - this.last) / 1000) * this.rate);
+    this.last = t;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return true;
+    }
+    this.dropped++;
+    return false;
+  }
+
+  /** How many were refused since the last call. */
+  takeDropped(): number {
+    const d = this.dropped;
+    this.dropped = 0;
+    return d;
+  }
+}
+
+/** At most `n` tasks at once; the rest queue in order. Keeps 10,000 identities from flooding one connection. */
+export class Semaphore {
+  private active = 0;
+  private queue: (() => void)[] = [];
+  constructor(readonly n: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.active >= this.n) await new Promise<void>((r) => this.queue.push(r));
+    this.active++;
+    try {
+      return await task();
+    } finally {
+      this.active--;
+      this.queue.shift()?.();
+    }
+  }
+}
+
+/**
+ * A job's return as it goes on the wire: msgpack cannot carry undefined, BigInt or functions,
+ * and readers refuse msgpack extensions (Date), so a return is reduced to JSON's data model.
+ */
+export function toWire(v: unknown): unknown {
+  if (v === undefined) return null;
+  if (v === null || typeof v === "string" || typeof v === "boolean") return v;
+  if (typeof v === "number") return Number.isFinite(v) ? v : String(v);
+  const json = JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? x.toString() : x instanceof Uint8Array ? Buffer.from(x).toString("base64") : x));
+  return json === undefined ? null : JSON.parse(json);
+}
+
+export function normFinger(f: string): string {
+  return f.toLowerCase().replace(/[^0-9a-f]/g, "");
+}

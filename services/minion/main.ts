@@ -1,0 +1,115 @@
+// The minion daemon: load config, load (or make) keys, connect, run one Minion, drain on
+// SIGTERM/SIGINT. `node dist/services/minion/main.js --config FILE [--id ID] [--log-level L]`
+
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { pathToFileURL } from "node:url";
+import { loadMinionConfig } from "./config.js";
+import { loadOrCreateKeys } from "../common/keys.js";
+import { connectBus } from "../common/bus.js";
+import { createLogger } from "../common/log.js";
+import { NatriumError } from "../../contracts/errors.js";
+import { Minion } from "./minion.js";
+import { ModuleLoader } from "./modules/index.js";
+
+export interface RunMinionOptions {
+  config?: string;
+  overrides?: Record<string, unknown>;
+  /** Stops the minion like SIGTERM does (for embedding: `natrium up`, tests). */
+  signal?: AbortSignal;
+  /** Called once the minion is connected and has joined the bus. */
+  onStarted?: (m: Minion) => void;
+}
+
+/** Run a minion until SIGTERM/SIGINT (or `signal`), then drain; resolves when it is down. */
+export async function runMinion(opts: RunMinionOptions = {}): Promise<void> {
+  const cfg = loadMinionConfig(opts.config, opts.overrides);
+  const log = createLogger({ svc: "minion", id: cfg.id }, cfg.log_level);
+  const keys = loadOrCreateKeys(cfg.pki_dir, "minion");
+
+  let signals = 0;
+  let onStop!: () => void;
+  const stopRequested = new Promise<void>((r) => (onStop = r));
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      log.info("stopping: no new jobs; running ones get shutdown_grace to finish", { signal: sig, shutdown_grace: cfg.shutdown_grace });
+      onStop();
+    } else {
+      log.error("second signal: exiting without waiting for jobs and returns", { signal: sig });
+      process.exit(130);
+    }
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  const onAbort = () => onStop();
+  opts.signal?.addEventListener("abort", onAbort, { once: true });
+  if (opts.signal?.aborted) onStop();
+
+  try {
+    const connecting = connectBus({ url: cfg.nats_url, name: `natrium-minion-${cfg.id}`, log, waitForServer: true });
+    const first = await Promise.race([connecting, stopRequested.then(() => undefined)]);
+    if (!first) {
+      connecting.then((nc) => nc.close()).catch(() => {});
+      return;
+    }
+    const nc = first;
+    const minion = new Minion({
+      nc,
+      ns: cfg.ns,
+      id: cfg.id,
+      keys,
+      staticGrains: cfg.grains,
+      masterFinger: cfg.master_finger || undefined,
+      pinFile: join(cfg.pki_dir, "master.pub"),
+      jobTimeoutSec: cfg.job_timeout,
+      log,
+      modules: new ModuleLoader(cfg.module_dirs),
+    });
+    log.info("minion starting", { ns: cfg.ns, nats_url: cfg.nats_url, finger: minion.finger, pki_dir: cfg.pki_dir });
+    const starting = minion.start().then(
+      () => {
+        log.info("minion announced to the master", { id: cfg.id });
+        opts.onStarted?.(minion);
+      },
+      (err) => log.error("minion start failed", { error: err as Error }),
+    );
+    await stopRequested;
+    await minion.stop({ graceMs: cfg.shutdown_grace * 1000 });
+    await starting;
+    await nc.drain().catch(() => nc.close());
+    log.info("minion stopped");
+  } finally {
+    process.off("SIGTERM", onSignal);
+    process.off("SIGINT", onSignal);
+    opts.signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      config: { type: "string", short: "c" },
+      id: { type: "string" },
+      "log-level": { type: "string", short: "l" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write("usage: natrium-minion [--config FILE] [--id ID] [--log-level trace|debug|info|warning|error|quiet]\n");
+    return;
+  }
+  await runMinion({ config: values.config, overrides: { id: values.id, log_level: values["log-level"] } });
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  main().then(
+    () => process.exit(0),
+    (err) => {
+      const e = err as Error;
+      process.stderr.write(`natrium minion: ${e instanceof NatriumError ? e.message : (e.stack ?? e.message)}\n`);
+      process.exit(e instanceof NatriumError && e.code === "bad_config" ? 2 : 1);
+    },
+  );
+}

@@ -1,0 +1,422 @@
+// One minion identity: keys, grains, acceptance, master-key pinning, self-selection, running
+// jobs and sending their signed returns. The connection and the keys are handed in, so a
+// daemon (main.ts) and a swarm of thousands (swarm.ts) run exactly this code.
+
+import { existsSync, readFileSync, writeFileSync, renameSync, mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { hostname } from "node:os";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { encodeToken } from "../../contracts/subjects.js";
+import { seal } from "../../contracts/message.js";
+import { eventIds } from "../../contracts/ids.js";
+import { fingerprint } from "../../contracts/sign.js";
+import type { MasterKeyRecord, MinionKeyRecord } from "../../contracts/registry.js";
+import type { JobPublished, JobReturned, MinionStarted, MinionGrains } from "../../contracts/events/index.js";
+import { NatriumError } from "../../contracts/errors.js";
+import { matches } from "../common/target.js";
+import type { ServiceKeys } from "../common/keys.js";
+import { createLogger, type Logger } from "../common/log.js";
+import { sleep } from "../common/bus.js";
+import { MinionHost, type Command, type HostedMinion, type HostOptions } from "./host.js";
+import { SeenJids, normFinger, toWire } from "./guards.js";
+import { collectGrains, natriumVersion, type Grains } from "./grains.js";
+import { ModuleLoader, type ExecContext } from "./modules/index.js";
+import { ExecError, JobAbortedError, JobTimeoutError } from "./errors.js";
+
+export interface MinionOptions {
+  nc: NatsConnection;
+  ns: string;
+  id: string;
+  keys: ServiceKeys;
+  /** Grains to use as they are; when absent they are detected, with `staticGrains` on top. */
+  grains?: Grains;
+  staticGrains?: Grains;
+  /** Required fingerprint of the master key; empty/absent pins the first key seen. */
+  masterFinger?: string;
+  /** Where the pinned master key is kept (`<pki_dir>/master.pub`); absent keeps it in memory only. */
+  pinFile?: string;
+  /** Seconds a job may run (default 3600). */
+  jobTimeoutSec?: number;
+  log?: Logger;
+  modules?: ModuleLoader;
+  /** The shared per-connection part; by default the one of `nc` (made on first use). */
+  host?: MinionHost;
+  hostOptions?: HostOptions;
+}
+
+export interface RunningJob {
+  jid: string;
+  fun: string;
+  start: number;
+}
+
+interface JobEntry extends RunningJob {
+  ac: AbortController;
+  finished: Promise<void>;
+}
+
+let sharedLoader: ModuleLoader | undefined;
+
+export class Minion implements HostedMinion {
+  readonly id: string;
+  readonly token: string;
+  readonly finger: string;
+  readonly log: Logger;
+  private readonly keys: ServiceKeys;
+  private readonly host: MinionHost;
+  private readonly modules: ModuleLoader;
+  private readonly jobTimeoutMs: number;
+  private readonly masterFinger: string;
+  private grains: Grains = {};
+  private seen = new SeenJids();
+  private jobs = new Map<string, JobEntry>();
+  private deliveries = new Set<Promise<void>>();
+  private started = false;
+  private stopping = false;
+  /** Ends retries of start events on stop, and of returns when a stop gives up waiting. */
+  private startAbort = new AbortController();
+  private hardStop = new AbortController();
+
+  private state: MinionKeyRecord["state"] | "none" = "none";
+  private acceptedNow = false;
+  private acceptWaiters: (() => void)[] = [];
+  /** The master key this minion trusts (pinned or matching master_finger). */
+  private masterPub: string | undefined;
+  private pinned: string | undefined;
+  private refusedMaster = new Set<string>();
+
+  constructor(private readonly opts: MinionOptions) {
+    this.id = opts.id;
+    this.token = encodeToken(opts.id);
+    this.keys = opts.keys;
+    this.finger = fingerprint(opts.keys.sign.pub);
+    this.log = opts.log ?? createLogger({ svc: "minion", id: opts.id });
+    this.host = opts.host ?? MinionHost.for(opts.nc, opts.ns, this.log, opts.hostOptions);
+    this.modules = opts.modules ?? (sharedLoader ??= new ModuleLoader());
+    this.jobTimeoutMs = (opts.jobTimeoutSec ?? 3600) * 1000;
+    this.masterFinger = normFinger(opts.masterFinger ?? "");
+    if (opts.pinFile && !this.masterFinger && existsSync(opts.pinFile)) {
+      const pub = readFileSync(opts.pinFile, "utf8").trim();
+      if (Buffer.from(pub, "base64").length !== 32) {
+        throw new NatriumError("bad_key_file", `${opts.pinFile}: not a base64 Ed25519 public key; remove it to pin the master key again`);
+      }
+      this.pinned = pub;
+    }
+  }
+
+  get sign() {
+    return this.keys.sign;
+  }
+
+  get accepted(): boolean {
+    return this.acceptedNow && this.masterPub !== undefined;
+  }
+
+  get keyState(): string {
+    return this.state;
+  }
+
+  /** Jobs running now. */
+  running(): RunningJob[] {
+    return [...this.jobs.values()].map(({ jid, fun, start }) => ({ jid, fun, start }));
+  }
+
+  /** Resolves when the master has accepted this minion's key and its own key is trusted. */
+  whenAccepted(): Promise<void> {
+    if (this.accepted) return Promise.resolve();
+    return new Promise((r) => this.acceptWaiters.push(r));
+  }
+
+  /**
+   * Join the host (commands and key changes flow from then on) and announce this minion: its
+   * start event (presenting its keys) and its grains, each retried until JetStream has them.
+   */
+  async start(): Promise<void> {
+    if (this.started) throw new Error(`minion ${this.id} already started`);
+    this.started = true;
+    this.grains = toWire(this.opts.grains ?? (await collectGrains(this.id, this.opts.staticGrains))) as Grains;
+    this.host.add(this);
+    const s = this.host.s;
+    const now = Date.now();
+    const startEv: MinionStarted = {
+      v: 1,
+      type: "minion.start",
+      eid: eventIds.unique("start"),
+      ts: now,
+      id: this.id,
+      pub: this.keys.sign.pub,
+      box_pub: this.keys.boxPub,
+      version: natriumVersion(),
+      pid: process.pid,
+      host: hostname().slice(0, 255),
+    };
+    const grainsEv: MinionGrains = { v: 1, type: "minion.grains", eid: eventIds.unique("grains"), ts: now, id: this.id, grains: this.grains };
+    const signal = this.startAbort.signal;
+    try {
+      // The start event first: the master learns the key before it sees facts signed by it.
+      await this.host.publish(seal(s.minionStart(this.id), startEv, this.keys.sign), signal);
+      await this.host.publish(seal(s.minionGrains(this.id), grainsEv, this.keys.sign), signal);
+    } catch (err) {
+      if (!signal.aborted) throw err;
+    }
+  }
+
+  // ---- keys --------------------------------------------------------------------------------
+
+  onKeyRecord(rec: MinionKeyRecord | null): void {
+    const before = this.state;
+    let accepted = false;
+    if (!rec) {
+      this.state = "none";
+    } else if (rec.pub !== this.keys.sign.pub) {
+      this.state = "none";
+      this.log.error("the master holds a different key for this minion id; delete it on the master (natrium keys delete) to let this minion in", {
+        id: this.id,
+        finger: this.finger,
+        master_has: rec.finger,
+        key_state: rec.state,
+      });
+    } else {
+      this.state = rec.state;
+      accepted = rec.state === "accepted";
+    }
+    this.acceptedNow = accepted;
+    if (before !== this.state) {
+      if (this.state === "accepted") this.log.info("key accepted by the master", { id: this.id, finger: this.finger });
+      else if (this.state === "rejected") {
+        this.log.error("key rejected by the master; no jobs will run until it is accepted", { id: this.id, finger: this.finger });
+      } else if (before === "accepted") this.log.warn("key no longer accepted by the master; jobs stop", { id: this.id, key_state: this.state });
+    }
+    this.wake();
+  }
+
+  onMasterRecord(rec: MasterKeyRecord | null): void {
+    if (!rec) return; // a vanished record changes nothing: the trusted key stays trusted
+    if (rec.pub === this.masterPub) return;
+    const finger = fingerprint(rec.pub);
+    if (this.masterFinger) {
+      if (normFinger(finger) !== this.masterFinger) return this.refuseMaster(rec, finger, "its fingerprint does not match master_finger");
+    } else if (this.pinned) {
+      if (rec.pub !== this.pinned) return this.refuseMaster(rec, finger, `it is not the key pinned at first contact (${fingerprint(this.pinned)})`);
+    } else {
+      this.pinned = rec.pub;
+      if (this.opts.pinFile) writePin(this.opts.pinFile, rec.pub);
+      this.log.info("pinned the master key on first contact", { id: this.id, master: rec.id, finger, file: this.opts.pinFile });
+    }
+    this.masterPub = rec.pub;
+    this.wake();
+  }
+
+  private refuseMaster(rec: MasterKeyRecord, finger: string, why: string): void {
+    if (this.refusedMaster.has(rec.pub)) return;
+    this.refusedMaster.add(rec.pub);
+    this.log.error(`refusing the master key: ${why}`, { id: this.id, master: rec.id, finger });
+    this.host.refuse(this, undefined, "master_key_mismatch", `master key ${finger} refused: ${why}`, { master: rec.id, finger });
+  }
+
+  private wake(): void {
+    if (!this.accepted) return;
+    for (const w of this.acceptWaiters.splice(0)) w();
+  }
+
+  // ---- commands ----------------------------------------------------------------------------
+
+  onCommand(cmd: Command): void {
+    if (this.stopping) return;
+    if (cmd.error || !cmd.opened) {
+      const e = cmd.error as NatriumError | undefined;
+      this.host.refuse(this, cmd, "bad_command", `unreadable command on ${cmd.subject}: ${e?.message ?? "unknown error"}`, {
+        code: e?.code ?? "bad_payload",
+        bytes: cmd.payload.length,
+      });
+      return;
+    }
+    const job = cmd.opened.body;
+    if (!this.accepted) {
+      this.host.noteOnce(cmd, "not_accepted", "command ignored: key not accepted or master key unknown yet", { jid: job.jid });
+      return;
+    }
+    const bad = cmd.verify(this.masterPub!);
+    if (bad) {
+      this.host.refuse(this, cmd, "bad_signature", `command ${job.jid} is not signed by the trusted master key: ${bad.message}`, {
+        jid: job.jid,
+        fun: job.fun,
+        signer: cmd.opened.signer,
+      });
+      return;
+    }
+    let selected: boolean;
+    try {
+      selected = matches(job.tgt, job.tgt_type, this.id, this.grains);
+    } catch (err) {
+      this.host.noteOnce(cmd, "bad_target", "command with an unusable target ignored", { jid: job.jid, error: String((err as Error).message) });
+      return;
+    }
+    if (!selected) return;
+    if (job.expires < Date.now()) {
+      this.host.refuse(this, cmd, "expired_command", `command ${job.jid} expired at ${new Date(job.expires).toISOString()}`, {
+        jid: job.jid,
+        fun: job.fun,
+        expires: job.expires,
+      });
+      return;
+    }
+    const seen = this.seen.check(job.jid, cmd.opened.sig);
+    if (seen) {
+      // `identical` tells a retransmitted publish from a second command reusing a jid.
+      this.host.refuse(this, cmd, "replayed_command", `command ${job.jid} was received before`, { jid: job.jid, fun: job.fun, identical: seen.identical });
+      return;
+    }
+    this.seen.add(job.jid, cmd.opened.sig);
+    this.runJob(job);
+  }
+
+  private runJob(job: JobPublished): void {
+    const ac = new AbortController();
+    const entry: JobEntry = { jid: job.jid, fun: job.fun, start: Date.now(), ac, finished: Promise.resolve() };
+    this.jobs.set(job.jid, entry);
+    entry.finished = this.execute(job, entry).finally(() => this.jobs.delete(job.jid));
+  }
+
+  private async execute(job: JobPublished, entry: JobEntry): Promise<void> {
+    const { jid, fun } = job;
+    const start = entry.start;
+    const timer = setTimeout(() => entry.ac.abort(new JobTimeoutError(jid, this.jobTimeoutMs / 1000)), this.jobTimeoutMs);
+    let retcode = 0;
+    let ret: unknown;
+    let error: { code: string; message: string } | undefined;
+    const log = this.log.child({ jid, fun });
+    log.debug("job started");
+    try {
+      const fn = await this.modules.resolve(fun);
+      const ctx: ExecContext = {
+        id: this.id,
+        jid,
+        fun,
+        grains: this.grains,
+        signal: entry.ac.signal,
+        log,
+        setRetcode: (c) => { retcode = Math.trunc(c); },
+        modules: this.modules,
+      };
+      ret = await raceAbort(fn(ctx, job.arg, job.kwarg), entry.ac.signal);
+    } catch (err) {
+      const e = err instanceof Error ? err : new Error(String(err));
+      if (e instanceof ExecError) {
+        retcode = e.retcode;
+        error = { code: e.code, message: e.message };
+      } else {
+        retcode = retcode || 1;
+        error = { code: e instanceof NatriumError ? e.code : "exception", message: e.message || e.name };
+      }
+      ret = error.message;
+      log.debug("job failed", { error: e });
+    } finally {
+      clearTimeout(timer);
+    }
+    const end = Date.now();
+    const body: JobReturned = {
+      v: 1,
+      type: "job.ret",
+      eid: eventIds.jobRet(jid, this.id),
+      ts: end,
+      jid,
+      id: this.id,
+      fun,
+      fun_args: Object.keys(job.kwarg).length ? [...job.arg, job.kwarg] : job.arg,
+      return: null,
+      retcode,
+      success: retcode === 0 && !error,
+      start,
+      end,
+      duration_ms: end - start,
+      ...(error ? { error } : {}),
+    };
+    this.jobs.delete(jid);
+    const delivery = this.deliver(body, ret);
+    this.deliveries.add(delivery);
+    // Not awaited: the job is over; shutdown waits on deliveries separately, with its own bound.
+    void delivery.finally(() => this.deliveries.delete(delivery));
+  }
+
+  /** Seal and publish a return until acknowledged; one that cannot travel becomes an error return. */
+  private async deliver(body: JobReturned, ret: unknown): Promise<void> {
+    const subject = this.host.s.jobRet(body.jid, this.id);
+    let sealed;
+    try {
+      body.return = toWire(ret);
+      sealed = seal(subject, body, this.keys.sign);
+      const max = (this.host.nc.info?.max_payload ?? 1024 * 1024) - 4096;
+      if (sealed.payload.length > max) {
+        const message = `the return is ${sealed.payload.length} bytes, more than a NATS message can carry (${max}); it was dropped`;
+        Object.assign(body, { return: message, success: false, retcode: body.retcode || 1, error: { code: "return_too_large", message } });
+        sealed = seal(subject, body, this.keys.sign);
+      }
+    } catch (err) {
+      const message = `the return cannot be encoded: ${(err as Error).message}`;
+      Object.assign(body, { return: message, success: false, retcode: body.retcode || 1, error: { code: "bad_return", message } });
+      sealed = seal(subject, body, this.keys.sign);
+    }
+    try {
+      await this.host.publish(sealed, this.hardStop.signal);
+      this.log.debug("return delivered", { jid: body.jid, success: body.success });
+    } catch (err) {
+      this.log.error("return not delivered", { jid: body.jid, error: String((err as Error).message) });
+    }
+  }
+
+  /**
+   * Stop: take no more commands, give running jobs `graceMs` to finish, abort the rest, and
+   * deliver every return (waiting up to `deliverMs` for NATS) before leaving the host.
+   */
+  async stop(opts: { graceMs?: number; deliverMs?: number } = {}): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.startAbort.abort();
+    const graceMs = opts.graceMs ?? 10_000;
+    const deliverMs = opts.deliverMs ?? 60_000;
+    if (this.jobs.size) {
+      const all = Promise.allSettled([...this.jobs.values()].map((j) => j.finished));
+      const giveUp = new AbortController();
+      await Promise.race([all, sleep(graceMs, giveUp.signal)]);
+      giveUp.abort();
+      for (const j of this.jobs.values()) {
+        this.log.warn("aborting a job still running at shutdown", { jid: j.jid, fun: j.fun });
+        j.ac.abort(new JobAbortedError(j.jid, "the minion is shutting down"));
+      }
+      await Promise.allSettled([...this.jobs.values()].map((j) => j.finished));
+    }
+    if (this.deliveries.size) {
+      const giveUp = new AbortController();
+      const all = Promise.allSettled([...this.deliveries]);
+      await Promise.race([all, sleep(deliverMs, giveUp.signal)]);
+      giveUp.abort();
+      if (this.deliveries.size) {
+        this.log.error("returns not delivered before shutdown", { count: this.deliveries.size });
+        this.hardStop.abort();
+        await all;
+      }
+    }
+    this.host.remove(this);
+  }
+}
+
+/** The function's result, or the abort reason as soon as the job is aborted (a function may ignore its signal). */
+function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(
+      (v) => { signal.removeEventListener("abort", onAbort); resolve(v); },
+      (e) => { signal.removeEventListener("abort", onAbort); reject(e); },
+    );
+  });
+}
+
+function writePin(path: string, pub: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, pub + "\n", { mode: 0o600 });
+  renameSync(tmp, path);
+}

@@ -1,0 +1,241 @@
+// cmd: run shell commands on the minion. Options, as keyword arguments:
+//   cwd      working directory (default: the minion's)
+//   env      map of environment variables, added to the minion's environment
+//   shell    true (default for a string command) runs it with /bin/sh -c; a path picks the
+//            shell; false runs the program directly (a string is split like a shell would)
+//   timeout  seconds; the command (its whole process group) is killed after that
+//   stdin    text written to the command's standard input
+//   rstrip   strip trailing whitespace from the output (default true)
+// `python_shell` is accepted as Salt's name for `shell`.
+// Example: natrium run '*' cmd.run 'df -h /' timeout=10
+
+import { spawn } from "node:child_process";
+import { constants } from "node:os";
+import type { ExecContext } from "./index.js";
+import { ArgumentError, ExecError } from "../errors.js";
+import { asBool, asNumber, asString, onlyKwargs, param } from "../args.js";
+
+const OPTIONS = ["cmd", "cwd", "env", "shell", "python_shell", "timeout", "stdin", "rstrip"] as const;
+/** Output kept per stream; more is dropped (a return must fit a NATS message anyway). */
+const MAX_OUTPUT = 8 * 1024 * 1024;
+
+export interface RunResult {
+  pid: number;
+  retcode: number;
+  stdout: string;
+  stderr: string;
+  /** stdout and stderr interleaved in arrival order. */
+  merged: string;
+}
+
+/** Split a command line into words: whitespace separates, quotes and backslashes group. */
+export function _split(line: string): string[] {
+  const out: string[] = [];
+  let cur = "";
+  let has = false;
+  let q: '"' | "'" | null = null;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (q === "'") {
+      if (c === "'") q = null;
+      else cur += c;
+    } else if (q === '"') {
+      if (c === '"') q = null;
+      else if (c === "\\" && i + 1 < line.length && '"\\$`'.includes(line[i + 1])) cur += line[++i];
+      else cur += c;
+    } else if (c === "'" || c === '"') {
+      q = c;
+      has = true;
+    } else if (c === "\\" && i + 1 < line.length) {
+      cur += line[++i];
+      has = true;
+    } else if (/\s/.test(c)) {
+      if (has || cur) out.push(cur);
+      cur = "";
+      has = false;
+    } else cur += c;
+  }
+  if (q) throw new Error(`unterminated ${q} quote`);
+  if (has || cur) out.push(cur);
+  return out;
+}
+
+function display(cmd: string | string[]): string {
+  const s = Array.isArray(cmd) ? cmd.join(" ") : cmd;
+  return s.length > 200 ? s.slice(0, 200) + "…" : s;
+}
+
+/** Kill the command and everything it started: it runs as the leader of its own process group. */
+function killGroup(pid: number | undefined, sig: NodeJS.Signals): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+export async function _execute(ctx: ExecContext, args: unknown[], kwargs: Record<string, unknown>): Promise<RunResult> {
+  const fun = ctx.fun;
+  onlyKwargs(fun, kwargs, OPTIONS);
+  const rawCmd = param(args, kwargs, { pos: 0, name: "cmd" });
+  let cmd: string | string[];
+  if (Array.isArray(rawCmd)) {
+    if (rawCmd.length === 0) throw new ArgumentError(fun, "the command list is empty");
+    cmd = rawCmd.map((a, i) => asString(fun, `cmd[${i}]`, a));
+  } else {
+    cmd = asString(fun, "cmd", rawCmd);
+    if (!cmd.trim()) throw new ArgumentError(fun, "the command is empty");
+  }
+  if (args.length > 1) throw new ArgumentError(fun, `takes one positional argument (the command), got ${args.length}; pass options as key=value`);
+  const cwd = kwargs.cwd === undefined ? undefined : asString(fun, "cwd", kwargs.cwd);
+  const stdin = kwargs.stdin === undefined ? undefined : asString(fun, "stdin", kwargs.stdin);
+  const timeout = kwargs.timeout === undefined || kwargs.timeout === null ? 0 : asNumber(fun, "timeout", kwargs.timeout);
+  if (timeout < 0) throw new ArgumentError(fun, `"timeout" must be positive, got ${timeout}`);
+  const rstrip = asBool(fun, "rstrip", kwargs.rstrip, true);
+  let env: NodeJS.ProcessEnv = process.env;
+  if (kwargs.env !== undefined && kwargs.env !== null) {
+    if (typeof kwargs.env !== "object" || Array.isArray(kwargs.env)) throw new ArgumentError(fun, '"env" must be a map of names to values');
+    env = { ...process.env };
+    for (const [k, v] of Object.entries(kwargs.env as Record<string, unknown>)) env[k] = asString(fun, `env.${k}`, v);
+  }
+  const shellOpt = kwargs.shell ?? kwargs.python_shell;
+  let shell: string | false;
+  if (typeof shellOpt === "string" && shellOpt.startsWith("/")) shell = shellOpt;
+  else shell = asBool(fun, "shell", shellOpt, !Array.isArray(cmd)) ? "/bin/sh" : false;
+
+  let file: string;
+  let argv: string[];
+  if (shell) {
+    file = shell;
+    argv = ["-c", Array.isArray(cmd) ? cmd.map(shellQuote).join(" ") : cmd];
+  } else {
+    let words: string[];
+    try {
+      words = Array.isArray(cmd) ? cmd : _split(cmd);
+    } catch (err) {
+      throw new ArgumentError(fun, `cannot split the command: ${(err as Error).message}`);
+    }
+    if (words.length === 0) throw new ArgumentError(fun, "the command is empty");
+    [file, ...argv] = words;
+  }
+
+  ctx.signal.throwIfAborted();
+  return new Promise<RunResult>((resolve, reject) => {
+    const child = spawn(file, argv, {
+      cwd,
+      env,
+      detached: true,
+      stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const merged: Buffer[] = [];
+    let outLen = 0;
+    let errLen = 0;
+    let timedOut = false;
+    let spawnError: Error | undefined;
+    child.stdout!.on("data", (d: Buffer) => {
+      if (outLen < MAX_OUTPUT) { out.push(d); merged.push(d); }
+      outLen += d.length;
+    });
+    child.stderr!.on("data", (d: Buffer) => {
+      if (errLen < MAX_OUTPUT) { err.push(d); merged.push(d); }
+      errLen += d.length;
+    });
+    if (stdin !== undefined) {
+      child.stdin!.on("error", () => {}); // the command may exit without reading it all
+      child.stdin!.end(stdin);
+    }
+    const timer = timeout > 0 ? setTimeout(() => { timedOut = true; killGroup(child.pid, "SIGKILL"); }, timeout * 1000) : undefined;
+    const onAbort = () => {
+      killGroup(child.pid, "SIGTERM");
+      // A command that ignores SIGTERM still goes; the job has already ended for the master.
+      setTimeout(() => killGroup(child.pid, "SIGKILL"), 2000).unref();
+    };
+    ctx.signal.addEventListener("abort", onAbort, { once: true });
+    child.on("error", (e) => { spawnError = e; });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      ctx.signal.removeEventListener("abort", onAbort);
+      if (spawnError) {
+        return reject(new ExecError("spawn_failed", `unable to run command '${display(cmd)}': ${spawnError.message}`, 1, { cause: spawnError }));
+      }
+      if (timedOut) {
+        return reject(new ExecError("command_timeout", `command '${display(cmd)}' timed out after ${timeout} s and was killed`));
+      }
+      if (ctx.signal.aborted) return reject(ctx.signal.reason);
+      const retcode = code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1);
+      const text = (bufs: Buffer[]) => {
+        const s = Buffer.concat(bufs).toString("utf8");
+        return rstrip ? s.replace(/\s+$/, "") : s;
+      };
+      resolve({ pid: child.pid ?? 0, retcode, stdout: text(out), stderr: text(err), merged: text(merged) });
+    });
+  });
+}
+
+function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_\-+=.,/:@%^]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Run a command and return its output, stderr merged into stdout. The job's retcode is the
+ * command's exit status.
+ *
+ * CLI example: natrium run '*' cmd.run 'ls -l /etc | wc -l'
+ * CLI example: natrium run '*' cmd.run 'make test' cwd=/srv/app timeout=600
+ */
+export async function run(ctx: ExecContext, args: unknown[], kwargs: Record<string, unknown>): Promise<string> {
+  const r = await _execute(ctx, args, kwargs);
+  ctx.setRetcode(r.retcode);
+  return r.merged;
+}
+
+/**
+ * Run a command and return {pid, retcode, stdout, stderr}. The job's retcode is the command's.
+ *
+ * CLI example: natrium run '*' cmd.run_all 'systemctl is-active nats'
+ */
+export async function run_all(ctx: ExecContext, args: unknown[], kwargs: Record<string, unknown>): Promise<Omit<RunResult, "merged">> {
+  const { pid, retcode, stdout, stderr } = await _execute(ctx, args, kwargs);
+  ctx.setRetcode(retcode);
+  return { pid, retcode, stdout, stderr };
+}
+
+/**
+ * Run a command and return its standard output only.
+ *
+ * CLI example: natrium run '*' cmd.run_stdout 'hostname -f'
+ */
+export async function run_stdout(ctx: ExecContext, args: unknown[], kwargs: Record<string, unknown>): Promise<string> {
+  const r = await _execute(ctx, args, kwargs);
+  ctx.setRetcode(r.retcode);
+  return r.stdout;
+}
+
+/**
+ * Run a command and return its standard error only.
+ *
+ * CLI example: natrium run '*' cmd.run_stderr 'ls /nonexistent'
+ */
+export async function run_stderr(ctx: ExecContext, args: unknown[], kwargs: Record<string, unknown>): Promise<string> {
+  const r = await _execute(ctx, args, kwargs);
+  ctx.setRetcode(r.retcode);
+  return r.stderr;
+}
+
+/**
+ * Run a command and return its exit status as an integer. The exit status is the answer here,
+ * so the job itself succeeds whatever it is.
+ *
+ * CLI example: natrium run '*' cmd.retcode 'test -f /etc/motd'
+ */
+export async function retcode(ctx: ExecContext, args: unknown[], kwargs: Record<string, unknown>): Promise<number> {
+  const r = await _execute(ctx, args, kwargs);
+  return r.retcode;
+}

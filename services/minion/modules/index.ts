@@ -1,0 +1,125 @@
+// The execution-module loader. A module is one file in this folder (or in a user module
+// directory); each exported async function `fn` of `<module>.js` is callable as `module.fn`.
+// Discovery only lists file names; a module is imported the first time one of its functions
+// is called, so an idle minion pays for none of them.
+//
+// A function's doc comment is its manual (shown by `sys.doc`): what it does, its arguments,
+// and a CLI example. Exports whose names start with '_' are helpers, never callable.
+
+import { readdirSync, readFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { Logger } from "../../common/log.js";
+import type { Grains } from "../grains.js";
+import { UnknownFunctionError } from "../errors.js";
+
+/** What a running function knows about its job and can tell the minion. */
+export interface ExecContext {
+  /** This minion's id. */
+  id: string;
+  jid: string;
+  /** "module.function" */
+  fun: string;
+  grains: Grains;
+  /** Aborted when the job times out or the minion shuts down; modules stop their work then. */
+  signal: AbortSignal;
+  log: Logger;
+  /** Set the job's retcode (e.g. a command's exit status); success is retcode 0. */
+  setRetcode(code: number): void;
+  /** The loader, for modules that describe the others (sys). */
+  modules: ModuleLoader;
+}
+
+export type ExecFunction = (ctx: ExecContext, args: unknown[], kwargs: Record<string, unknown>) => Promise<unknown>;
+
+type ModuleExports = Record<string, unknown>;
+
+const BUILTIN_DIR = dirname(fileURLToPath(import.meta.url));
+const NOT_MODULES = new Set(["index"]);
+
+export class ModuleLoader {
+  private files = new Map<string, string>();
+  private loaded = new Map<string, Promise<ModuleExports>>();
+
+  /** `dirs` after the first override earlier ones, so a user module can replace a built-in. */
+  constructor(dirs: string[] = []) {
+    for (const dir of [BUILTIN_DIR, ...dirs]) this.scan(dir);
+  }
+
+  private scan(dir: string): void {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return;
+    }
+    // Compiled .js wins over a .ts beside it (dist/ holds only .js; a source tree run by tsx only .ts).
+    for (const ext of [".ts", ".mjs", ".js"]) {
+      for (const f of names) {
+        if (!f.endsWith(ext) || f.endsWith(".d.ts")) continue;
+        const name = basename(f, ext);
+        if (NOT_MODULES.has(name) || !/^[A-Za-z][A-Za-z0-9_]*$/.test(name)) continue;
+        this.files.set(name, join(dir, f));
+      }
+    }
+  }
+
+  /** Module names, sorted. */
+  modules(): string[] {
+    return [...this.files.keys()].sort();
+  }
+
+  private load(mod: string): Promise<ModuleExports> | undefined {
+    const file = this.files.get(mod);
+    if (!file) return undefined;
+    let p = this.loaded.get(mod);
+    if (!p) {
+      p = import(pathToFileURL(file).href) as Promise<ModuleExports>;
+      // A module that fails to import is retried next time (it may be fixed on disk).
+      p.catch(() => this.loaded.delete(mod));
+      this.loaded.set(mod, p);
+    }
+    return p;
+  }
+
+  /** The function behind "module.fn"; throws UnknownFunctionError (retcode 254). */
+  async resolve(fun: string): Promise<ExecFunction> {
+    const dot = fun.indexOf(".");
+    const mod = fun.slice(0, dot);
+    const name = fun.slice(dot + 1);
+    if (dot <= 0 || name.startsWith("_")) throw new UnknownFunctionError(fun);
+    const p = this.load(mod);
+    if (!p) throw new UnknownFunctionError(fun);
+    const exports = await p;
+    const fn = Object.prototype.hasOwnProperty.call(exports, name) ? exports[name] : undefined;
+    if (typeof fn !== "function") throw new UnknownFunctionError(fun);
+    return fn as ExecFunction;
+  }
+
+  /** Callable functions of one module (or of all), as "module.fn", sorted. */
+  async functions(mod?: string): Promise<string[]> {
+    const out: string[] = [];
+    for (const m of mod ? [mod] : this.modules()) {
+      const p = this.load(m);
+      if (!p) continue;
+      const exports = await p;
+      for (const [k, v] of Object.entries(exports)) if (typeof v === "function" && !k.startsWith("_")) out.push(`${m}.${k}`);
+    }
+    return out.sort();
+  }
+
+  /** Doc comments of the functions of `mod` (or all), read from the module's file. */
+  async docs(mod?: string): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const fun of await this.functions(mod)) {
+      const [m, name] = fun.split(".");
+      const text = readFileSync(this.files.get(m)!, "utf8");
+      const re = new RegExp(`/\\*\\*((?:(?!\\*/)[\\s\\S])*)\\*/\\s*export\\s+(?:async\\s+)?function\\s+${name}\\b`);
+      const found = re.exec(text);
+      out[fun] = found
+        ? found[1].split("\n").map((l) => l.replace(/^\s*\* ?/, "")).join("\n").trim()
+        : "";
+    }
+    return out;
+  }
+}
