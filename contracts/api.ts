@@ -53,7 +53,17 @@ export const JobSummary = Type.Object({
 export type JobSummary = Static<typeof JobSummary>;
 
 export const JobsQuery = Type.Object(
-  { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })) },
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+    /** Only jobs of this function, e.g. "test.ping". */
+    fun: Type.Optional(Type.String({ maxLength: 200 })),
+    /** Only jobs this minion returned for. */
+    minion: Type.Optional(MinionId),
+    /** Only jobs with at least one failed return. */
+    failed: Type.Optional(Type.Boolean()),
+    /** Paging: only jobs older than this jid. */
+    before: Type.Optional(Jid),
+  },
   { additionalProperties: false },
 );
 export type JobsQuery = Static<typeof JobsQuery>;
@@ -70,6 +80,8 @@ export const ReturnRow = Type.Object({
   start: Millis,
   end: Millis,
   duration_ms: Type.Number(),
+  /** Set when success is false because of an error rather than a non-zero retcode. */
+  error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
 });
 export type ReturnRow = Static<typeof ReturnRow>;
 
@@ -92,6 +104,11 @@ export const RebuildReply = Type.Object({
   events: Type.Integer(),
   stream_last_seq: Type.Integer(),
   took_ms: Type.Number(),
+  /** Rows in each table after the replay. */
+  jobs: Type.Optional(Type.Integer()),
+  returns: Type.Optional(Type.Integer()),
+  minions: Type.Optional(Type.Integer()),
+  audit: Type.Optional(Type.Integer()),
 });
 export type RebuildReply = Static<typeof RebuildReply>;
 
