@@ -60,7 +60,7 @@ export function loadConfig<T extends TObject>(
   const known = Object.keys(schema.properties);
   for (const k of Object.keys(merged)) {
     if (!known.includes(k)) {
-      const near = known.find((n) => n.replace(/_/g, "") === k.replace(/[_-]/g, "").toLowerCase());
+      const near = nearest(k, known);
       throw new ConfigError(
         `unknown key "${k}"${near ? ` (did you mean "${near}"?)` : ""}; known keys: ${known.join(", ")}`,
         file,
@@ -81,6 +81,37 @@ export function loadConfig<T extends TObject>(
     );
   }
   return withDefaults as Static<T>;
+}
+
+/**
+ * The known key an unknown one was most likely meant to be: the same but for case, '_' and '-'
+ * ("nats-url", "LogLevel"), or a typo away from it ("nats_ulr", "bach_size"): edit distance
+ * (with transpositions) of 1 for short keys, 2 from 5 characters on.
+ */
+function nearest(key: string, known: string[]): string | undefined {
+  const norm = (s: string) => s.replace(/[_-]/g, "").toLowerCase();
+  const k = norm(key);
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const n of known) {
+    const d = editDistance(k, norm(n));
+    if (d < bestD) [best, bestD] = [n, d];
+  }
+  return best !== undefined && bestD <= (k.length < 5 ? 1 : 2) ? best : undefined;
+}
+
+/** Optimal string alignment distance: insertions, deletions, substitutions, adjacent swaps. */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
 }
 
 /** The documentation of a config schema: key, default, description (docs/config.md is checked against it). */
