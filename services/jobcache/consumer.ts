@@ -1,0 +1,389 @@
+// The projector: a durable JetStream pull consumer over the whole events stream, read in
+// batches; each batch is projected (projection.ts), written in one transaction with the cursor
+// (writer.ts), and only then acknowledged.
+//
+// Ordering matters: whether a return is trusted depends on the key events before it. A plain
+// durable consumer re-delivers unacknowledged messages only after ack_wait, *behind* newer
+// ones, e.g. after a crash. So the database's cursor, committed with the rows, is the authority:
+// at every (re)start the consumer is reused only if it stands exactly at the cursor, otherwise
+// it is recreated to start at cursor + 1. Within a session delivery is in stream order; a
+// redelivered message beyond the cursor means order broke, and the session restarts the same way.
+
+import type { NatsConnection } from "@nats-io/transport-node";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  ReplayPolicy,
+  jetstream,
+  jetstreamManager,
+  type ConsumerConfig,
+  type ConsumerInfo,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from "@nats-io/jetstream";
+import { H } from "../../contracts/message.js";
+import type { Subjects } from "../../contracts/subjects.js";
+import { NatriumError } from "../../contracts/errors.js";
+import { sleep } from "../common/bus.js";
+import type { Logger } from "../common/log.js";
+import { emptyState, project, refusalRow, AuditKinds, emptyRows, type ProjectionState, type RawMessage, type Trust } from "./projection.js";
+import { knownEids, loadState, truncateAll, writeRows } from "./writer.js";
+import { describe, isDataError, type Store } from "./store.js";
+import type { MasterKey } from "./trust.js";
+
+export interface ProjectorOptions {
+  nc: NatsConnection;
+  subjects: Subjects;
+  store: Store;
+  master: MasterKey;
+  log: Logger;
+  batchSize: number;
+  batchWaitMs: number;
+  ackWaitSec: number;
+}
+
+/** The database already holds another namespace's projection. */
+export class ForeignDatabaseError extends NatriumError {
+  constructor(readonly stream: string, readonly others: string[]) {
+    super(
+      "foreign_database",
+      `the job cache database already holds the projection of stream ${others.join(", ")}, not ${stream}; give each namespace its own database`,
+    );
+  }
+}
+
+/** Order broke within a session: restart it from the database cursor. */
+class ResyncNeeded extends Error {}
+
+export interface CaughtUp {
+  lastSeq: number;
+  streamLastSeq: number;
+}
+
+export class Projector {
+  private readonly js: JetStreamClient;
+  private jsm?: JetStreamManager;
+  private state: ProjectionState = emptyState();
+  private cursor = 0;
+  private msgs?: ConsumerMessages;
+  private running?: Promise<void>;
+  private halted = true;
+  private stopped = false;
+  private forceRecreate = false;
+  private wake = new AbortController();
+  private rebuilding?: Promise<CaughtUp>;
+
+  constructor(private readonly o: ProjectorOptions) {
+    this.js = jetstream(o.nc);
+  }
+
+  /** Stream sequence of the last event committed to the database. */
+  get lastSeq(): number {
+    return this.cursor;
+  }
+
+  private async manager(): Promise<JetStreamManager> {
+    return (this.jsm ??= await jetstreamManager(this.o.nc));
+  }
+
+  /** Check the database belongs to this namespace, then consume until stop(). */
+  async start(): Promise<void> {
+    const loaded = await loadState(this.o.store.db, this.o.subjects.stream);
+    if (loaded.otherStreams.length) throw new ForeignDatabaseError(this.o.subjects.stream, loaded.otherStreams);
+    this.cursor = loaded.lastSeq;
+    this.resume();
+  }
+
+  private resume(): void {
+    this.halted = false;
+    this.wake = new AbortController();
+    this.running = this.loop();
+  }
+
+  /** Stop consuming; the batch being written is finished and acknowledged first. */
+  private async halt(): Promise<void> {
+    this.halted = true;
+    this.wake.abort();
+    await this.msgs?.close().catch(() => {});
+    await this.running;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.rebuilding?.catch(() => {});
+    await this.halt();
+  }
+
+  private async loop(): Promise<void> {
+    let backoff = 250;
+    while (!this.halted) {
+      try {
+        await this.session();
+        backoff = 250;
+      } catch (err) {
+        if (this.halted) break;
+        if (err instanceof ResyncNeeded) {
+          this.o.log.info("restarting the consumer at the database cursor", { reason: err.message, last_seq: this.cursor });
+          this.forceRecreate = true;
+          continue;
+        }
+        this.o.log.warn("consuming failed; retrying", { error: describe(err), retry_ms: backoff });
+        await sleep(backoff, this.wake.signal);
+        backoff = Math.min(backoff * 2, 5000);
+      }
+    }
+  }
+
+  private async session(): Promise<void> {
+    const { store, subjects: s } = this.o;
+    const loaded = await loadState(store.db, s.stream);
+    this.state = loaded.state;
+    this.cursor = loaded.lastSeq;
+    await this.position();
+    if (this.halted) return;
+    const c = await this.js.consumers.get(s.stream, s.jobcacheConsumer);
+    const msgs = await c.consume({ max_messages: Math.min(this.o.batchSize * 2, 4000) });
+    this.msgs = msgs;
+    if (this.halted) {
+      await msgs.close();
+      return;
+    }
+    (async () => {
+      for await (const st of msgs.status()) {
+        if (st.type === "consumer_deleted" || st.type === "consumer_not_found" || st.type === "stream_not_found") {
+          this.o.log.warn("the job cache consumer went away; recreating it", { status: st.type });
+          this.forceRecreate = true;
+          await msgs.close();
+        }
+      }
+    })().catch(() => {});
+    this.o.log.info("consuming events", { stream: s.stream, consumer: s.jobcacheConsumer, from_seq: this.cursor + 1 });
+    await this.pump(msgs);
+  }
+
+  private consumerConfig(): Partial<ConsumerConfig> {
+    const s = this.o.subjects;
+    return {
+      durable_name: s.jobcacheConsumer,
+      ack_policy: AckPolicy.Explicit,
+      ...(this.cursor > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.cursor + 1 } : { deliver_policy: DeliverPolicy.All }),
+      filter_subject: s.all,
+      replay_policy: ReplayPolicy.Instant,
+      ack_wait: this.o.ackWaitSec * 1_000_000_000,
+      max_ack_pending: this.o.batchSize * 4,
+      max_deliver: -1,
+      description: "Natrium job cache: projects every event into the job cache database",
+    };
+  }
+
+  /** Make the durable consumer's next delivery be the event after the database cursor. */
+  private async position(): Promise<void> {
+    const s = this.o.subjects;
+    const jsm = await this.manager();
+    await this.waitForStream(jsm);
+    let info: ConsumerInfo | undefined;
+    try {
+      info = await jsm.consumers.info(s.stream, s.jobcacheConsumer);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    const atCursor =
+      info &&
+      !this.forceRecreate &&
+      info.num_ack_pending === 0 &&
+      info.ack_floor.stream_seq === this.cursor &&
+      info.delivered.stream_seq === this.cursor &&
+      info.config.filter_subject === s.all &&
+      info.config.ack_policy === AckPolicy.Explicit;
+    if (atCursor) return;
+    if (info) {
+      this.o.log.info("recreating the job cache consumer at the database cursor", {
+        last_seq: this.cursor,
+        consumer_ack_floor: info.ack_floor.stream_seq,
+        unacked: info.num_ack_pending,
+      });
+      await jsm.consumers.delete(s.stream, s.jobcacheConsumer).catch((err) => {
+        if (!isNotFound(err)) throw err;
+      });
+    }
+    await jsm.consumers.add(s.stream, this.consumerConfig());
+    this.forceRecreate = false;
+  }
+
+  private async waitForStream(jsm: JetStreamManager): Promise<void> {
+    const s = this.o.subjects;
+    for (let attempt = 1; !this.halted; attempt++) {
+      try {
+        const si = await jsm.streams.info(s.stream);
+        if (si.state.last_seq < this.cursor) {
+          this.o.log.warn("the stream is behind the job cache cursor (was it recreated?); run `natrium cache rebuild`", {
+            stream: s.stream,
+            stream_last_seq: si.state.last_seq,
+            last_seq: this.cursor,
+          });
+        }
+        return;
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+      if (attempt === 1 || attempt % 60 === 0) this.o.log.info("waiting for the events stream (start the master)", { stream: s.stream });
+      await sleep(500, this.wake.signal);
+    }
+  }
+
+  /** Read messages into batches: up to batch_size, or what arrived within batch_wait_ms. */
+  private async pump(msgs: ConsumerMessages): Promise<void> {
+    const it = msgs[Symbol.asyncIterator]();
+    let next: Promise<IteratorResult<JsMsg>> | undefined;
+    while (!this.halted) {
+      const first = await (next ?? it.next());
+      next = undefined;
+      if (first.done) return;
+      const batch: JsMsg[] = [first.value];
+      let ended = false;
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), this.o.batchWaitMs)));
+      while (batch.length < this.o.batchSize) {
+        next = it.next();
+        const r = await Promise.race([next, deadline]);
+        if (r === "timeout") break; // `next` stays pending and opens the following batch
+        next = undefined;
+        if (r.done) {
+          ended = true;
+          break;
+        }
+        batch.push(r.value);
+      }
+      clearTimeout(timer);
+      await this.commit(batch);
+      if (ended) return;
+    }
+  }
+
+  private async commit(batch: JsMsg[]): Promise<void> {
+    const fresh = batch.filter((m) => m.seq > this.cursor);
+    const late = fresh.find((m) => m.redelivered);
+    if (late) throw new ResyncNeeded(`event ${late.seq} was delivered again after later ones`);
+    if (fresh.length) await this.writeWithRetry(fresh);
+    // After the commit: a crash before this line means redelivery, which the cursor absorbs.
+    for (const m of batch) m.ack();
+  }
+
+  private async writeWithRetry(msgs: JsMsg[]): Promise<void> {
+    const raws = msgs.map(toRaw);
+    let oneByOne = false;
+    for (let attempt = 1; ; attempt++) {
+      const pending = raws.filter((r) => r.seq > this.cursor);
+      if (!pending.length) return;
+      try {
+        if (oneByOne) {
+          for (const r of pending) await this.writeOne(r);
+        } else {
+          await this.write(pending);
+        }
+        return;
+      } catch (err) {
+        if (isDataError(err) && !oneByOne) {
+          // Some event in the batch has values the database refuses; find it by going one by one.
+          oneByOne = true;
+          continue;
+        }
+        if (this.halted) throw err;
+        if (attempt === 1 || attempt % 10 === 0) {
+          this.o.log.warn("cannot write to the job cache database; retrying", { database: this.o.store.where, attempt, error: describe(err) });
+        }
+        for (const m of msgs) m.working(); // keep JetStream from redelivering meanwhile
+        await sleep(Math.min(100 * 2 ** Math.min(attempt, 6), 5000), this.wake.signal);
+        if (this.halted) throw err;
+      }
+    }
+  }
+
+  private trust(): Trust {
+    return { ns: this.o.subjects.ns, masterPub: this.o.master.pub };
+  }
+
+  private async write(raws: RawMessage[]): Promise<void> {
+    const db = this.o.store.db;
+    const eids = raws.map((r) => r.headers?.get(H.msgId)).filter((e): e is string => !!e);
+    const seen = await knownEids(db, eids);
+    const p = project(this.trust(), this.state, raws, seen);
+    await writeRows(db, this.o.subjects.stream, p.rows, p.lastSeq);
+    this.state = p.state;
+    this.cursor = Math.max(this.cursor, p.lastSeq);
+    for (const a of p.rows.audit) {
+      if (a.origin === "jobcache") this.o.log.warn("event refused", { seq: a.seq, subject: a.subject, kind: a.kind, reason: a.reason });
+    }
+  }
+
+  private async writeOne(r: RawMessage): Promise<void> {
+    try {
+      await this.write([r]);
+    } catch (err) {
+      if (!isDataError(err)) throw err;
+      const rows = emptyRows();
+      rows.audit.push(refusalRow(r, AuditKinds.unstorable, `the database refused the event: ${describe(err)}`, { type: r.headers?.get(H.type) }));
+      await writeRows(this.o.store.db, this.o.subjects.stream, rows, r.seq);
+      this.cursor = Math.max(this.cursor, r.seq);
+      this.o.log.warn("event refused", { seq: r.seq, subject: r.subject, kind: AuditKinds.unstorable, error: describe(err) });
+    }
+  }
+
+  /**
+   * Empty the tables, recreate the consumer at the start of the stream and replay it. Resolves
+   * when the projection has caught up with the stream's last event at the time of the call;
+   * consumption then simply continues. Concurrent calls share one rebuild.
+   */
+  rebuild(): Promise<CaughtUp> {
+    this.rebuilding ??= this.doRebuild().finally(() => (this.rebuilding = undefined));
+    return this.rebuilding;
+  }
+
+  private async doRebuild(): Promise<CaughtUp> {
+    const s = this.o.subjects;
+    this.o.log.info("rebuild: stopping consumption");
+    await this.halt();
+    const jsm = await this.manager();
+    try {
+      await truncateAll(this.o.store.db);
+      await jsm.consumers.delete(s.stream, s.jobcacheConsumer).catch((err) => {
+        if (!isNotFound(err)) throw err;
+      });
+      this.state = emptyState();
+      this.cursor = 0;
+      this.o.log.info("rebuild: tables emptied; replaying the stream");
+    } finally {
+      if (!this.stopped) this.resume();
+    }
+    const target = (await jsm.streams.info(s.stream)).state.last_seq;
+    await this.waitCaughtUp(target);
+    this.o.log.info("rebuild: caught up", { last_seq: this.cursor, stream_last_seq: target });
+    return { lastSeq: this.cursor, streamLastSeq: target };
+  }
+
+  /** Until the cursor reaches `target`, or the consumer has nothing left (gaps at the end). */
+  async waitCaughtUp(target: number): Promise<void> {
+    const s = this.o.subjects;
+    const jsm = await this.manager();
+    for (let i = 0; !this.stopped; i++) {
+      if (this.cursor >= target) return;
+      if (i % 5 === 4) {
+        const info = await jsm.consumers.info(s.stream, s.jobcacheConsumer).catch(() => undefined);
+        if (info && info.num_pending === 0 && info.num_ack_pending === 0 && info.ack_floor.stream_seq === this.cursor) return;
+      }
+      await sleep(50);
+    }
+    throw new NatriumError("stopping", "the job cache is stopping");
+  }
+}
+
+function toRaw(m: JsMsg): RawMessage {
+  return { seq: m.seq, subject: m.subject, data: m.data, headers: m.headers, time: Math.floor(Number(m.info.timestampNanos) / 1_000_000) };
+}
+
+function isNotFound(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown; api_error?: { code?: number } };
+  return e?.api_error?.code === 404 || e?.code === 404 || /not found/i.test(String(e?.message ?? err));
+}

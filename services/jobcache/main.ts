@@ -1,0 +1,138 @@
+// natrium job cache: projects the events stream into PostgreSQL (or embedded PGlite) and
+// answers history queries on {ns}.cache.*.
+//
+//   node dist/services/jobcache/main.js --config /etc/natrium/jobcache.yaml [--log-level debug]
+//
+// Config keys: services/jobcache/config.ts, documented in docs/jobcache.md. This file only
+// wires the parts together and drains on SIGTERM/SIGINT.
+
+import { pathToFileURL } from "node:url";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { subjects } from "../../contracts/subjects.js";
+import { ConfigError, loadConfig } from "../common/config.js";
+import { connectBus, sleep } from "../common/bus.js";
+import { createLogger, type Logger } from "../common/log.js";
+import { JobcacheConfig } from "./config.js";
+import { openStore, describe, type Store } from "./store.js";
+import { Projector } from "./consumer.js";
+import { serveQueries } from "./queries.js";
+import { watchMasterKey, type MasterKey } from "./trust.js";
+
+export interface RunJobcacheOptions {
+  /** YAML config file. */
+  config?: string;
+  /** Keys that win over the file and the environment (CLI flags). */
+  overrides?: Record<string, unknown>;
+  /** Stops the job cache like SIGTERM does (for embedding and tests). */
+  signal?: AbortSignal;
+}
+
+/** Keep trying until NATS answers: a daemon that starts before its server should wait, and say so. */
+async function connectWithRetry(url: string, log: Logger, signal: AbortSignal): Promise<NatsConnection | undefined> {
+  for (let attempt = 1; !signal.aborted; attempt++) {
+    try {
+      return await connectBus({ url, name: "natrium-jobcache", log });
+    } catch (err) {
+      if (attempt === 1 || attempt % 30 === 0) log.warn("cannot reach NATS; retrying every second", { nats_url: url, attempt, error: describe(err) });
+      await sleep(1000, signal);
+    }
+  }
+  return undefined;
+}
+
+/** Run until SIGTERM/SIGINT (or `signal`), then drain: finish the batch, close NATS and the database. */
+export async function runJobcache(opts: RunJobcacheOptions = {}): Promise<void> {
+  const cfg = loadConfig(JobcacheConfig, opts.config, opts.overrides);
+  const s = subjects(cfg.ns);
+  const log = createLogger({ svc: "jobcache", ns: cfg.ns }, cfg.log_level);
+
+  const stop = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    log.info("stopping", { signal: sig });
+    stop.abort();
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  const onAbort = () => stop.abort();
+  opts.signal?.addEventListener("abort", onAbort, { once: true });
+  if (opts.signal?.aborted) stop.abort();
+  const stopped = new Promise<void>((r) => stop.signal.addEventListener("abort", () => r(), { once: true }));
+
+  let nc: NatsConnection | undefined;
+  let store: Store | undefined;
+  let master: MasterKey | undefined;
+  let projector: Projector | undefined;
+  try {
+    log.info("starting", { nats_url: cfg.nats_url, store: cfg.database_url ? "postgres" : "pglite" });
+    nc = await connectWithRetry(cfg.nats_url, log, stop.signal);
+    if (!nc) return;
+    store = await openStore({ databaseUrl: cfg.database_url, dataDir: cfg.data_dir, poolSize: cfg.db_pool_size, log, signal: stop.signal });
+    log.info("database ready", { store: store.kind, database: store.where });
+    const st = store;
+    serveQueries(nc, s, st, () => projector, log);
+    master = await watchMasterKey(nc, s, log, stop.signal).catch((err) => {
+      if (stop.signal.aborted) return undefined;
+      throw err;
+    });
+    if (!master || stop.signal.aborted) return;
+    const p = new Projector({
+      nc,
+      subjects: s,
+      store: st,
+      master,
+      log,
+      batchSize: cfg.batch_size,
+      batchWaitMs: cfg.batch_wait_ms,
+      ackWaitSec: cfg.ack_wait_sec,
+    });
+    await p.start();
+    projector = p;
+    log.info("job cache started", { stream: s.stream, consumer: s.jobcacheConsumer, last_seq: p.lastSeq });
+    await stopped;
+  } finally {
+    process.off("SIGTERM", onSignal);
+    process.off("SIGINT", onSignal);
+    opts.signal?.removeEventListener("abort", onAbort);
+    await projector?.stop().catch((err) => log.error("stopping the consumer failed", { error: describe(err) }));
+    master?.stop();
+    await nc?.drain().catch(() => {});
+    await store?.close().catch((err) => log.error("closing the database failed", { error: describe(err) }));
+    log.info("stopped");
+  }
+}
+
+function parseArgs(argv: string[]): { config?: string; overrides: Record<string, unknown> } {
+  const out: { config?: string; overrides: Record<string, unknown> } = { overrides: {} };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const [flag, inline] = a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
+    const value = () => {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new ConfigError(`${flag} needs a value`);
+      return v;
+    };
+    if (flag === "--config" || flag === "-c") out.config = value();
+    else if (flag === "--log-level" || flag === "-l") out.overrides.log_level = value();
+    else if (flag === "--ns") out.overrides.ns = value();
+    else if (flag === "--nats-url") out.overrides.nats_url = value();
+    else throw new ConfigError(`unknown argument "${a}"; usage: jobcache --config FILE [--log-level LEVEL] [--ns NS] [--nats-url URL]`);
+  }
+  return out;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  let args: ReturnType<typeof parseArgs>;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`natrium jobcache: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  runJobcache(args).then(
+    () => process.exit(0),
+    (err) => {
+      process.stderr.write(`natrium jobcache: ${err instanceof ConfigError ? err.message : describe(err)}\n`);
+      process.exit(err instanceof ConfigError ? 2 : 1);
+    },
+  );
+}

@@ -1,0 +1,197 @@
+// History queries on `{ns}.cache.*` (request/reply, queue group "jobcache"). Replies are the
+// types in contracts/api.ts, which are also the CLI's --json output.
+
+import type { NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { and, asc, count, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
+import {
+  jobQuery,
+  jobsQuery,
+  rebuildRequest,
+  type JobReply,
+  type JobSummary,
+  type JobsQuery,
+  type JobsReply,
+  type RebuildReply,
+  type ReturnRow,
+  type StatusReply,
+} from "../../contracts/api.js";
+import { NatriumError } from "../../contracts/errors.js";
+import type { Subjects } from "../../contracts/subjects.js";
+import { serve } from "../common/bus.js";
+import type { Logger } from "../common/log.js";
+import { audit, events, jobReturns, jobs, minions, projection, type Job } from "../../migrations/schema.js";
+import type { Db, Store } from "./store.js";
+import type { Projector } from "./consumer.js";
+
+export const QUEUE_GROUP = "jobcache";
+const DEFAULT_LIMIT = 50;
+
+/** The job is not in the job cache (never published, or expired from the stream before it was projected). */
+export class NotFoundError extends NatriumError {
+  constructor(readonly jid: string) {
+    super("not_found", `job ${jid} is not in the job cache`);
+  }
+}
+
+interface Counts {
+  returned: number;
+  failed: number;
+}
+
+async function returnCounts(db: Db, jids: string[]): Promise<Map<string, Counts>> {
+  const out = new Map<string, Counts>();
+  if (!jids.length) return out;
+  const rows = await db
+    .select({
+      jid: jobReturns.jid,
+      returned: count(),
+      failed: sql<number>`count(*) filter (where ${jobReturns.success} = false)`.mapWith(Number),
+    })
+    .from(jobReturns)
+    .where(inArray(jobReturns.jid, jids))
+    .groupBy(jobReturns.jid);
+  for (const r of rows) out.set(r.jid, { returned: r.returned, failed: r.failed });
+  return out;
+}
+
+function summary(j: Job, c: Counts | undefined): JobSummary {
+  return {
+    jid: j.jid,
+    fun: j.fun,
+    arg: j.arg,
+    tgt: j.tgt,
+    tgt_type: j.tgtType,
+    user: j.user,
+    expected: j.expected.length,
+    returned: c?.returned ?? 0,
+    failed: c?.failed ?? 0,
+    created: j.created.getTime(),
+    finished: j.finished ? j.finished.getTime() : null,
+  };
+}
+
+/** Jobs newest first, optionally only one function's, one minion's, or those with failures. */
+export async function listJobs(db: Db, q: JobsQuery): Promise<JobsReply> {
+  const where: SQL[] = [];
+  if (q.fun) where.push(eq(jobs.fun, q.fun));
+  if (q.minion) {
+    where.push(sql`exists (select 1 from ${jobReturns} r where r.jid = ${jobs.jid} and r.minion = ${q.minion})`);
+  }
+  if (q.failed) {
+    where.push(sql`exists (select 1 from ${jobReturns} r where r.jid = ${jobs.jid} and r.success = false)`);
+  }
+  if (q.before) {
+    where.push(sql`(${jobs.created}, ${jobs.jid}) < (select b.created, b.jid from ${jobs} b where b.jid = ${q.before})`);
+  }
+  const rows = await db
+    .select()
+    .from(jobs)
+    .where(where.length ? and(...where) : undefined)
+    .orderBy(desc(jobs.created), desc(jobs.jid))
+    .limit(q.limit ?? DEFAULT_LIMIT);
+  const counts = await returnCounts(db, rows.map((r) => r.jid));
+  return { jobs: rows.map((r) => summary(r, counts.get(r.jid))) };
+}
+
+/** One job with every minion's return; `missing` is from job.done, or who has not returned yet. */
+export async function showJob(db: Db, jid: string): Promise<JobReply> {
+  const [j] = await db.select().from(jobs).where(eq(jobs.jid, jid));
+  if (!j) throw new NotFoundError(jid);
+  const rets = await db.select().from(jobReturns).where(eq(jobReturns.jid, jid)).orderBy(asc(jobReturns.minion));
+  const returned = new Set(rets.map((r) => r.minion));
+  const returns: ReturnRow[] = rets.map((r) => ({
+    minion: r.minion,
+    success: r.success,
+    retcode: r.retcode,
+    return: r.return,
+    start: r.start.getTime(),
+    end: r.end.getTime(),
+    duration_ms: r.durationMs,
+    ...(r.error ? { error: r.error } : {}),
+  }));
+  const counts = { returned: rets.length, failed: rets.filter((r) => !r.success).length };
+  return {
+    job: summary(j, counts),
+    minions: j.expected,
+    missing: j.missing ?? j.expected.filter((m) => !returned.has(m)),
+    done_reason: j.doneReason,
+    returns,
+  };
+}
+
+export interface TableCounts {
+  jobs: number;
+  returns: number;
+  events: number;
+  minions: number;
+  audit: number;
+}
+
+export async function tableCounts(db: Db): Promise<TableCounts> {
+  const n = async (t: typeof jobs | typeof jobReturns | typeof events | typeof minions | typeof audit) =>
+    (await db.select({ n: count() }).from(t))[0]?.n ?? 0;
+  return { jobs: await n(jobs), returns: await n(jobReturns), events: await n(events), minions: await n(minions), audit: await n(audit) };
+}
+
+async function streamLastSeq(nc: NatsConnection, s: Subjects): Promise<number> {
+  try {
+    return (await (await jetstreamManager(nc)).streams.info(s.stream)).state.last_seq;
+  } catch {
+    return 0;
+  }
+}
+
+export async function status(db: Db, store: Store, nc: NatsConnection, s: Subjects, projector?: Projector): Promise<StatusReply> {
+  const c = await tableCounts(db);
+  let lastSeq = projector?.lastSeq;
+  if (lastSeq === undefined) {
+    const [p] = await db.select().from(projection).where(eq(projection.stream, s.stream));
+    lastSeq = p?.lastSeq ?? 0;
+  }
+  return {
+    store: store.kind,
+    jobs: c.jobs,
+    returns: c.returns,
+    events: c.events,
+    minions: c.minions,
+    audit: c.audit,
+    last_seq: lastSeq,
+    stream_last_seq: await streamLastSeq(nc, s),
+  };
+}
+
+export async function rebuild(db: Db, projector: Projector | undefined): Promise<RebuildReply> {
+  if (!projector) throw new NatriumError("not_ready", "the job cache is still starting (waiting for the master key or the stream)");
+  const t0 = performance.now();
+  const r = await projector.rebuild();
+  const c = await tableCounts(db);
+  return {
+    events: c.events,
+    stream_last_seq: r.streamLastSeq,
+    took_ms: Math.round(performance.now() - t0),
+    jobs: c.jobs,
+    returns: c.returns,
+    minions: c.minions,
+    audit: c.audit,
+  };
+}
+
+/** Answer `{ns}.cache.{jobs,job,status,rebuild}`. `projector()` is undefined until consuming starts. */
+export function serveQueries(nc: NatsConnection, s: Subjects, store: Store, projector: () => Projector | undefined, log: Logger): void {
+  const db = store.db;
+  serve(nc, s.cache("jobs"), QUEUE_GROUP, async (req) => listJobs(db, jobsQuery.parse(req)), log);
+  serve(nc, s.cache("job"), QUEUE_GROUP, async (req) => showJob(db, jobQuery.parse(req).jid), log);
+  serve(nc, s.cache("status"), QUEUE_GROUP, async () => status(db, store, nc, s, projector()), log);
+  serve(
+    nc,
+    s.cache("rebuild"),
+    QUEUE_GROUP,
+    async (req) => {
+      rebuildRequest.parse(req);
+      log.info("rebuild requested");
+      return rebuild(db, projector());
+    },
+    log,
+  );
+}

@@ -1,0 +1,89 @@
+// Writing one projected batch: every table and the cursor in ONE transaction, each statement
+// idempotent (ON CONFLICT DO NOTHING on the natural keys, upserts that cannot go backwards), so
+// a batch that is delivered again after a crash changes nothing.
+
+import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import { audit, events, jobReturns, jobs, minions, projection } from "../../migrations/schema.js";
+import type { Db } from "./store.js";
+import type { MinionKey, ProjectionState, Rows } from "./projection.js";
+import type { KeyState } from "../../contracts/subjects.js";
+
+type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
+
+// Bulk statements are split so no statement comes near Postgres's 65,535 parameter limit.
+const CHUNK = 1000;
+
+function chunks<T>(xs: T[], n = CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  return out;
+}
+
+export async function writeRows(db: Db, stream: string, rows: Rows, lastSeq: number): Promise<void> {
+  await db.transaction(async (tx) => {
+    await applyRows(tx, rows);
+    await tx
+      .insert(projection)
+      .values({ stream, lastSeq })
+      .onConflictDoUpdate({ target: projection.stream, set: { lastSeq: sql`greatest(${projection.lastSeq}, excluded.last_seq)` } });
+  });
+}
+
+async function applyRows(tx: Tx, rows: Rows): Promise<void> {
+  for (const c of chunks(rows.events)) await tx.insert(events).values(c).onConflictDoNothing();
+  for (const c of chunks(rows.audit)) await tx.insert(audit).values(c).onConflictDoNothing();
+  for (const c of chunks(rows.jobs)) await tx.insert(jobs).values(c).onConflictDoNothing();
+  // The first job.done for a job closes it; a second one (two masters) changes nothing.
+  for (const d of rows.done) {
+    await tx
+      .update(jobs)
+      .set({ finished: d.finished, doneReason: d.doneReason, missing: d.missing, unexpected: d.unexpected, doneSeq: d.doneSeq })
+      .where(and(eq(jobs.jid, d.jid), isNull(jobs.finished)));
+  }
+  for (const c of chunks(rows.returns, 500)) await tx.insert(jobReturns).values(c).onConflictDoNothing();
+  for (const c of chunks(rows.minions)) {
+    await tx
+      .insert(minions)
+      .values(c)
+      .onConflictDoUpdate({
+        target: minions.id,
+        set: {
+          keyState: sql`coalesce(excluded.key_state, ${minions.keyState})`,
+          pub: sql`coalesce(excluded.pub, ${minions.pub})`,
+          boxPub: sql`coalesce(excluded.box_pub, ${minions.boxPub})`,
+          finger: sql`coalesce(excluded.finger, ${minions.finger})`,
+          keyChanged: sql`coalesce(excluded.key_changed, ${minions.keyChanged})`,
+          grains: sql`coalesce(excluded.grains, ${minions.grains})`,
+          version: sql`coalesce(excluded.version, ${minions.version})`,
+          host: sql`coalesce(excluded.host, ${minions.host})`,
+          firstSeen: sql`least(${minions.firstSeen}, excluded.first_seen)`,
+          lastSeen: sql`greatest(${minions.lastSeen}, excluded.last_seen)`,
+        },
+      });
+  }
+}
+
+/** Event ids among `eids` that the events table already holds. */
+export async function knownEids(db: Db, eids: string[]): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const c of chunks([...new Set(eids)], 5000)) {
+    const found = await db.select({ eid: events.eid }).from(events).where(inArray(events.eid, c));
+    for (const r of found) out.add(r.eid);
+  }
+  return out;
+}
+
+/** The projection state and cursor as the database has them: where a (re)start resumes from. */
+export async function loadState(db: Db, stream: string): Promise<{ state: ProjectionState; lastSeq: number; otherStreams: string[] }> {
+  const cur = await db.select().from(projection);
+  const mine = cur.find((r) => r.stream === stream);
+  const rows = await db.select({ id: minions.id, state: minions.keyState, pub: minions.pub }).from(minions);
+  const keys = new Map<string, MinionKey>();
+  for (const r of rows) if (r.state && r.pub) keys.set(r.id, { state: r.state as KeyState, pub: r.pub });
+  return { state: { keys }, lastSeq: mine?.lastSeq ?? 0, otherStreams: cur.filter((r) => r.stream !== stream).map((r) => r.stream) };
+}
+
+/** Empty every projection table (rebuild). */
+export async function truncateAll(db: Db): Promise<void> {
+  await db.execute(sql`truncate table ${jobs}, ${jobReturns}, ${events}, ${minions}, ${audit}, ${projection}`);
+}
