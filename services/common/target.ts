@@ -1,6 +1,7 @@
 // Target matching, shared by the master (which minions to expect) and the minion (does this
 // command select me?). Salt semantics: glob is fnmatch on the id, list is exact ids, grain is
-// "key:value" with nested keys split on ':' and fnmatch on the value, pcre is a regex on the id.
+// "key:value" with nested keys split on ':' and case-insensitive fnmatch on the value, pcre is
+// a regex matched at the start of the id (Python's re.match).
 
 import type { TargetType } from "../../contracts/events/job.js";
 import { NatriumError } from "../../contracts/errors.js";
@@ -23,7 +24,11 @@ export function globToRegExp(glob: string): RegExp {
     if (c === "*") src += "[\\s\\S]*";
     else if (c === "?") src += "[\\s\\S]";
     else if (c === "[") {
-      const end = glob.indexOf("]", i + 2);
+      // As Python's fnmatch: a ']' right after '[' or '[!' is a member, not the end.
+      let j = i + 1;
+      if (glob[j] === "!") j++;
+      if (glob[j] === "]") j++;
+      const end = glob.indexOf("]", j);
       if (end === -1) src += "\\[";
       else {
         let body = glob.slice(i + 1, end);
@@ -34,14 +39,42 @@ export function globToRegExp(glob: string): RegExp {
       }
     } else src += c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
   }
-  re = new RegExp(`^${src}$`);
+  try {
+    re = new RegExp(`^${src}$`);
+  } catch (err) {
+    // e.g. a reversed range, "[z-a]"
+    throw new TargetError(`glob "${glob}" is invalid: ${(err as Error).message}`, glob);
+  }
   if (globCache.size > 10_000) globCache.clear();
   globCache.set(glob, re);
   return re;
 }
 
+/** An invalid glob matches nothing (checkTarget refuses it before a job exists). */
 export function globMatch(glob: string, value: string): boolean {
-  return globToRegExp(glob).test(value);
+  try {
+    return globToRegExp(glob).test(value);
+  } catch (err) {
+    if (err instanceof TargetError) return false;
+    throw err;
+  }
+}
+
+const pcreCache = new Map<string, RegExp>();
+
+/** Salt's pcre matcher is Python's re.match: anchored at the start of the id, not at the end. */
+export function pcreToRegExp(tgt: string): RegExp {
+  let re = pcreCache.get(tgt);
+  if (re) return re;
+  try {
+    re = new RegExp(`^(?:${tgt})`);
+    new RegExp(tgt); // "a)(b" compiles once wrapped; it must not be accepted
+  } catch (err) {
+    throw new TargetError(`regex target "${tgt}" does not compile: ${(err as Error).message}`, tgt);
+  }
+  if (pcreCache.size > 10_000) pcreCache.clear();
+  pcreCache.set(tgt, re);
+  return re;
 }
 
 /** Walk "a:b:c" into nested grains. */
@@ -55,8 +88,10 @@ export function grainLookup(grains: Record<string, unknown>, path: string): unkn
 }
 
 function grainMatch(grains: Record<string, unknown>, expr: string): boolean {
-  // The value is what follows the last ':' whose left side names an existing grain path, so
-  // nested keys ("a:b:val") and values with ':' in them both work, as in Salt's subdict_match.
+  // As Salt's subdict_match: every split of "a:b:val" into a grain path and a value is tried,
+  // deepest path first, so nested keys and values with ':' in them both work. Values match
+  // by fnmatch, case-insensitively; a list matches if a member does; a dict matches "*" or
+  // one of its keys.
   const parts = expr.split(":");
   for (let i = parts.length - 1; i >= 1; i--) {
     const key = parts.slice(0, i).join(":");
@@ -64,9 +99,16 @@ function grainMatch(grains: Record<string, unknown>, expr: string): boolean {
     const got = grainLookup(grains, key);
     if (got === undefined) continue;
     const values = Array.isArray(got) ? got : [got];
-    return values.some((v) => (v !== null && typeof v === "object" ? false : globMatch(want, String(v))));
+    if (values.some((v) => grainValueMatch(v, want))) return true;
   }
   return false;
+}
+
+function grainValueMatch(v: unknown, want: string): boolean {
+  if (v !== null && typeof v === "object") {
+    return !Array.isArray(v) && (want === "*" || Object.prototype.hasOwnProperty.call(v, want));
+  }
+  return globMatch(want.toLowerCase(), String(v).toLowerCase());
 }
 
 /** Validate a target once, at the master, so a bad one is refused before a job exists. */
@@ -77,13 +119,8 @@ export function checkTarget(tgt: string | string[], type: TargetType): void {
   }
   if (typeof tgt !== "string") throw new TargetError(`a ${type} target is a string`, tgt);
   if (type === "grain" && !tgt.includes(":")) throw new TargetError(`grain target "${tgt}" needs the form key:value`, tgt);
-  if (type === "pcre") {
-    try {
-      new RegExp(tgt);
-    } catch (err) {
-      throw new TargetError(`regex target "${tgt}" does not compile: ${(err as Error).message}`, tgt);
-    }
-  }
+  if (type === "glob") globToRegExp(tgt);
+  if (type === "pcre") pcreToRegExp(tgt);
 }
 
 export function listOf(tgt: string | string[]): string[] {
@@ -98,8 +135,15 @@ export function matches(tgt: string | string[], type: TargetType, id: string, gr
       return listOf(tgt).includes(id);
     case "grain":
       return typeof tgt === "string" && grainMatch(grains, tgt);
-    case "pcre":
-      return typeof tgt === "string" && new RegExp(tgt).test(id);
+    case "pcre": {
+      if (typeof tgt !== "string") return false;
+      try {
+        return pcreToRegExp(tgt).test(id);
+      } catch (err) {
+        if (err instanceof TargetError) return false;
+        throw err;
+      }
+    }
     default: {
       const never: never = type;
       throw new TargetError(`unknown target type ${String(never)}`, tgt);
