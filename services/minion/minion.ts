@@ -84,6 +84,8 @@ export class Minion implements HostedMinion {
   private masterPub: string | undefined;
   private pinned: string | undefined;
   private refusedMaster = new Set<string>();
+  /** Counters for tests and `saltutil`-style introspection; cheap enough to keep always. */
+  readonly stats = { received: 0, started: 0, refused: {} as Record<string, number> };
 
   constructor(private readonly opts: MinionOptions) {
     this.id = opts.id;
@@ -100,7 +102,9 @@ export class Minion implements HostedMinion {
       if (Buffer.from(pub, "base64").length !== 32) {
         throw new NatriumError("bad_key_file", `${opts.pinFile}: not a base64 Ed25519 public key; remove it to pin the master key again`);
       }
-      this.pinned = pub;
+      // The pinned key is trusted from the start: a different key in the bucket later is
+      // refused, and the master this minion knows keeps working.
+      this.pinned = this.masterPub = pub;
     }
   }
 
@@ -114,6 +118,16 @@ export class Minion implements HostedMinion {
 
   get keyState(): string {
     return this.state;
+  }
+
+  /** Whether this minion took (selected and started) the job `jid`; decided when the command arrives. */
+  tookJob(jid: string): boolean {
+    return this.seen.check(jid, "") !== undefined;
+  }
+
+  /** Returns waiting for JetStream's acknowledgement. */
+  get pendingReturns(): number {
+    return this.deliveries.size;
   }
 
   /** Jobs running now. */
@@ -211,7 +225,7 @@ export class Minion implements HostedMinion {
     if (this.refusedMaster.has(rec.pub)) return;
     this.refusedMaster.add(rec.pub);
     this.log.error(`refusing the master key: ${why}`, { id: this.id, master: rec.id, finger });
-    this.host.refuse(this, undefined, "master_key_mismatch", `master key ${finger} refused: ${why}`, { master: rec.id, finger });
+    this.refuse(undefined, "master_key_mismatch", `master key ${finger} refused: ${why}`, { master: rec.id, finger });
   }
 
   private wake(): void {
@@ -223,9 +237,10 @@ export class Minion implements HostedMinion {
 
   onCommand(cmd: Command): void {
     if (this.stopping) return;
+    this.stats.received++;
     if (cmd.error || !cmd.opened) {
       const e = cmd.error as NatriumError | undefined;
-      this.host.refuse(this, cmd, "bad_command", `unreadable command on ${cmd.subject}: ${e?.message ?? "unknown error"}`, {
+      this.refuse(cmd, "bad_command", `unreadable command on ${cmd.subject}: ${e?.message ?? "unknown error"}`, {
         code: e?.code ?? "bad_payload",
         bytes: cmd.payload.length,
       });
@@ -238,7 +253,7 @@ export class Minion implements HostedMinion {
     }
     const bad = cmd.verify(this.masterPub!);
     if (bad) {
-      this.host.refuse(this, cmd, "bad_signature", `command ${job.jid} is not signed by the trusted master key: ${bad.message}`, {
+      this.refuse(cmd, "bad_signature", `command ${job.jid} is not signed by the trusted master key: ${bad.message}`, {
         jid: job.jid,
         fun: job.fun,
         signer: cmd.opened.signer,
@@ -254,7 +269,7 @@ export class Minion implements HostedMinion {
     }
     if (!selected) return;
     if (job.expires < Date.now()) {
-      this.host.refuse(this, cmd, "expired_command", `command ${job.jid} expired at ${new Date(job.expires).toISOString()}`, {
+      this.refuse(cmd, "expired_command", `command ${job.jid} expired at ${new Date(job.expires).toISOString()}`, {
         jid: job.jid,
         fun: job.fun,
         expires: job.expires,
@@ -264,14 +279,20 @@ export class Minion implements HostedMinion {
     const seen = this.seen.check(job.jid, cmd.opened.sig);
     if (seen) {
       // `identical` tells a retransmitted publish from a second command reusing a jid.
-      this.host.refuse(this, cmd, "replayed_command", `command ${job.jid} was received before`, { jid: job.jid, fun: job.fun, identical: seen.identical });
+      this.refuse(cmd, "replayed_command", `command ${job.jid} was received before`, { jid: job.jid, fun: job.fun, identical: seen.identical });
       return;
     }
     this.seen.add(job.jid, cmd.opened.sig);
     this.runJob(job);
   }
 
+  private refuse(cmd: Command | undefined, kind: string, reason: string, detail?: Record<string, unknown>): void {
+    this.stats.refused[kind] = (this.stats.refused[kind] ?? 0) + 1;
+    this.host.refuse(this, cmd, kind, reason, detail);
+  }
+
   private runJob(job: JobPublished): void {
+    this.stats.started++;
     const ac = new AbortController();
     const entry: JobEntry = { jid: job.jid, fun: job.fun, start: Date.now(), ac, finished: Promise.resolve() };
     this.jobs.set(job.jid, entry);
