@@ -143,12 +143,13 @@ async function streamLastSeq(nc: NatsConnection, s: Subjects): Promise<number> {
 }
 
 export async function status(db: Db, store: Store, nc: NatsConnection, s: Subjects, projector?: Projector): Promise<StatusReply> {
-  const c = await tableCounts(db);
+  // The cursor is read before the counts, so the counts cover at least what last_seq says.
   let lastSeq = projector?.lastSeq;
   if (lastSeq === undefined) {
     const [p] = await db.select().from(projection).where(eq(projection.stream, s.stream));
     lastSeq = p?.lastSeq ?? 0;
   }
+  const c = await tableCounts(db);
   return {
     store: store.kind,
     jobs: c.jobs,
