@@ -460,12 +460,119 @@ export function annotate(bytes: Uint8Array): string {
   return lines.join("\n");
 }
 
+type Js = Record<string, unknown>;
+
+/** A JSON Schema fragment as a short type: string, integer, array<string>, map<string, any>, … */
+export function schemaType(x: Js): string {
+  if ("const" in x) return JSON.stringify(x.const);
+  if (Array.isArray(x.anyOf)) return (x.anyOf as Js[]).map(schemaType).join(" \\| ");
+  switch (x.type) {
+    case "array": return `array<${schemaType((x.items ?? {}) as Js)}>`;
+    case "object": {
+      const pp = x.patternProperties as Record<string, Js> | undefined;
+      if (pp) return `map<string, ${schemaType(Object.values(pp)[0] ?? {})}>`;
+      const props = x.properties as Record<string, Js> | undefined;
+      const req = new Set((x.required as string[] | undefined) ?? []);
+      if (props) return `{${Object.entries(props).map(([k, v]) => `${k}${req.has(k) ? "" : "?"}: ${schemaType(v)}`).join(", ")}}`;
+      return "map";
+    }
+    case undefined: return "any";
+    default: return String(x.type);
+  }
+}
+
+function constraints(x: Js): string {
+  const c: string[] = [];
+  if (x.pattern) c.push(`pattern \`${String(x.pattern)}\``);
+  if (x.minLength !== undefined) c.push(`≥ ${String(x.minLength)} chars`);
+  if (x.maxLength !== undefined) c.push(`≤ ${String(x.maxLength)} chars`);
+  if (x.minimum !== undefined) c.push(`≥ ${String(x.minimum)}`);
+  if (x.maximum !== undefined) c.push(`≤ ${String(x.maximum)}`);
+  if (x.minItems !== undefined) c.push(`≥ ${String(x.minItems)} items`);
+  if (x.maxItems !== undefined) c.push(`≤ ${String(x.maxItems)} items`);
+  return c.join(", ");
+}
+
+/** What each field means, where the schema has no description. */
+const FIELD_NOTES: Record<string, string> = {
+  v: "body version; a reader refuses versions it does not know",
+  type: "the event type, repeated from the Natrium-Type header inside the signed bytes",
+  eid: "event id = the Nats-Msg-Id header; the idempotence key",
+  ts: "when the event was made, ms since the Unix epoch",
+  "job.new.fun": "module.function to run",
+  "job.new.arg": "positional arguments",
+  "job.new.kwarg": "keyword arguments",
+  "job.new.tgt": "the target: a pattern (glob, grain, pcre) or a list of ids (list; a comma-separated string is accepted too)",
+  "job.new.tgt_type": "how tgt selects minions",
+  "job.new.user": "who asked for the job",
+  "job.new.master": "id of the master that published it",
+  "job.new.minions": "minions the master expected to answer, from its minion data cache",
+  "job.new.timeout": "seconds the master waits for returns before it closes the job",
+  "job.new.expires": "ms since the epoch; after this a minion must not start the job, so a replayed command runs nothing",
+  "job.new.ret": "returners the job asked for (`--return`); empty = only the always-on ones",
+  "job.ret.id": "the minion id (not the token)",
+  "job.ret.fun": "the function that ran",
+  "job.ret.fun_args": "the arguments it ran with",
+  "job.ret.return": "what the function returned: any msgpack value",
+  "job.ret.retcode": "0 = success; Salt's convention",
+  "job.ret.success": "whether the function succeeded",
+  "job.ret.start": "ms since the epoch, when the minion started the function",
+  "job.ret.end": "ms since the epoch, when it finished",
+  "job.ret.duration_ms": "run time in ms (may be fractional)",
+  "job.ret.error": "present when success is false because of an error rather than a non-zero retcode",
+  "job.done.expected": "the minions the job expected (job.new `minions`)",
+  "job.done.returned": "expected or not, the minions that returned",
+  "job.done.missing": "expected minions that did not return",
+  "job.done.unexpected": "minions that returned although they were not expected",
+  "job.done.reason": "`all_returned` or `timeout`",
+  "minion.start.id": "the minion id",
+  "minion.start.pub": "its Ed25519 public key, base64; also the Natrium-Signer of this event",
+  "minion.start.box_pub": "its X25519 (tweetnacl box) public key, base64",
+  "minion.start.version": "Natrium version",
+  "minion.start.pid": "process id",
+  "minion.start.host": "host name",
+  "minion.grains.id": "the minion id",
+  "minion.grains.grains": "free-form facts; nested maps and lists",
+  "key.id": "the minion id",
+  "key.state": "the new state of the minion's key",
+  "key.pub": "the minion's Ed25519 public key, base64",
+  "key.box_pub": "its X25519 public key, base64",
+  "key.finger": "fingerprint of pub (SHA-256, hex pairs joined by ':')",
+  "audit.kind": "what was refused: the last subject token",
+  "audit.reason": "a human-readable reason",
+  "audit.subject": "the subject of the refused message, if there was one",
+  "audit.actor": "the user or minion whose request or message was refused",
+  "audit.detail": "anything else worth keeping",
+};
+
+const SIGNED_BY: Record<string, string> = {
+  "job.new": "the master",
+  "job.ret": "the minion `id`, with its accepted key",
+  "job.done": "the master",
+  "minion.start": "the minion itself, with the key it presents (`pub`)",
+  "minion.grains": "the minion `id`, with its accepted key",
+  key: "the master",
+  audit: "whoever refused something: the master or an accepted minion",
+};
+
+function fieldTable(type: string, schema: Js): string[] {
+  const props = schema.properties as Record<string, Js>;
+  const req = new Set(schema.required as string[]);
+  const rows = ["| field | type | required | constraints | meaning |", "| --- | --- | --- | --- | --- |"];
+  for (const [k, v] of Object.entries(props)) {
+    const note = FIELD_NOTES[`${type}.${k}`] ?? FIELD_NOTES[k] ?? String(v.description ?? "");
+    rows.push(`| \`${k}\` | ${schemaType(v)} | ${req.has(k) ? "yes" : "no"} | ${constraints(v)} | ${note} |`);
+  }
+  return rows;
+}
+
 export function buildMarkdown(): string {
   const ev = buildEvents();
   const kk = buildKeys().keys;
+  const docs = new Map(jsonSchemas().map((d) => [d.file, d]));
   const out: string[] = [MD_BEGIN, ""];
   out.push(
-    "Keys used below (contracts/vectors/keys.json):",
+    "Keys used in the examples (contracts/vectors/keys.json):",
     "",
     "| signer | seed (hex) | public key (base64) |",
     "| --- | --- | --- |",
@@ -473,7 +580,21 @@ export function buildMarkdown(): string {
     `| minion \`${MINION}\` | \`${kk.minion.seed_hex}\` | \`${kk.minion.public_key_b64}\` |`,
     "",
   );
+  const seen = new Set<string>();
   for (const e of ev.events) {
+    if (!seen.has(e.type)) {
+      seen.add(e.type);
+      const d = docs.get(`event.${e.type}.json`)!;
+      out.push(
+        `### \`${e.type}\``,
+        "",
+        `${String(d.schema.description)} Subject \`${d.where}\`; signed by ${SIGNED_BY[e.type]}. ` +
+          `JSON Schema: [docs/schemas/${d.file}](schemas/${d.file}). No other field is allowed.`,
+        "",
+        ...fieldTable(e.type, d.schema),
+        "",
+      );
+    }
     const payload = Buffer.from(e.payload_hex, "hex");
     out.push(
       `#### Example: \`${e.name}\``,
