@@ -29,7 +29,7 @@ import { NatriumError } from "../../contracts/errors.js";
 import { sleep } from "../common/bus.js";
 import type { Logger } from "../common/log.js";
 import { emptyState, project, refusalRow, AuditKinds, emptyRows, type ProjectionState, type RawMessage, type Trust } from "./projection.js";
-import { knownEids, loadState, truncateAll, writeRows } from "./writer.js";
+import { alreadyProjected, loadState, truncateAll, writeRows } from "./writer.js";
 import { describe, isDataError, type Store } from "./store.js";
 import type { MasterKey } from "./trust.js";
 
@@ -308,8 +308,8 @@ export class Projector {
   private async write(raws: RawMessage[]): Promise<void> {
     const db = this.o.store.db;
     const eids = raws.map((r) => r.headers?.get(H.msgId)).filter((e): e is string => !!e);
-    const seen = await knownEids(db, eids);
-    const p = project(this.trust(), this.state, raws, seen);
+    const known = await alreadyProjected(db, raws.map((r) => r.seq), eids);
+    const p = project(this.trust(), this.state, raws, known);
     await writeRows(db, this.o.subjects.stream, p.rows, p.lastSeq);
     this.state = p.state;
     this.cursor = Math.max(this.cursor, p.lastSeq);

@@ -316,18 +316,27 @@ export interface Projected {
   lastSeq: number;
 }
 
+/** What the tables already hold; see writer.alreadyProjected. */
+export interface Known {
+  /** Stream sequences already projected (delivered again): skipped outright. */
+  seqs: ReadonlySet<number>;
+  /** Event ids already mirrored: a re-published event (same id, new sequence) is skipped. */
+  eids: ReadonlySet<string>;
+}
+
 /**
- * Project a batch. `seenEids` are event ids already in the events table: a re-published event
- * (same id, new stream sequence, outside the stream's dedupe window) is skipped, so replaying an
- * old key event cannot undo a later one. The first occurrence in stream order always wins.
+ * Project a batch, in stream order. A re-published event (same id, new stream sequence, after
+ * the stream's dedupe window) is skipped, so replaying an old key event cannot undo a later one:
+ * the first occurrence in stream order always wins.
  */
-export function project(trust: Trust, state: ProjectionState, msgs: readonly RawMessage[], seenEids: ReadonlySet<string> = new Set()): Projected {
+export function project(trust: Trust, state: ProjectionState, msgs: readonly RawMessage[], known: Known = { seqs: new Set(), eids: new Set() }): Projected {
   const rows = emptyRows();
-  const seen = new Set(seenEids);
+  const seen = new Set(known.eids);
   let lastSeq = 0;
   const ordered = [...msgs].sort((a, b) => a.seq - b.seq);
   for (const m of ordered) {
     lastSeq = Math.max(lastSeq, m.seq);
+    if (known.seqs.has(m.seq)) continue;
     const v = decide(m, trust, state);
     if (!v.ok) {
       rows.audit.push(refusalRow(m, v.kind, v.reason, v.detail));

@@ -2,7 +2,7 @@
 // idempotent (ON CONFLICT DO NOTHING on the natural keys, upserts that cannot go backwards), so
 // a batch that is delivered again after a crash changes nothing.
 
-import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import { and, eq, gte, inArray, isNull, lte, sql } from "drizzle-orm";
 import { audit, events, jobReturns, jobs, minions, projection } from "../../migrations/schema.js";
 import type { Db } from "./store.js";
 import type { MinionKey, ProjectionState, Rows } from "./projection.js";
@@ -63,12 +63,22 @@ async function applyRows(tx: Tx, rows: Rows): Promise<void> {
   }
 }
 
-/** Event ids among `eids` that the events table already holds. */
-export async function knownEids(db: Db, eids: string[]): Promise<Set<string>> {
-  const out = new Set<string>();
+/**
+ * What the tables already hold of a batch: stream sequences projected before (into events or
+ * audit) and event ids already mirrored. Both make a message a no-op, whatever the cursor says.
+ */
+export async function alreadyProjected(db: Db, seqs: number[], eids: string[]): Promise<{ seqs: Set<number>; eids: Set<string> }> {
+  const out = { seqs: new Set<number>(), eids: new Set<string>() };
   for (const c of chunks([...new Set(eids)], 5000)) {
     const found = await db.select({ eid: events.eid }).from(events).where(inArray(events.eid, c));
-    for (const r of found) out.add(r.eid);
+    for (const r of found) out.eids.add(r.eid);
+  }
+  for (const c of chunks(seqs, 5000)) {
+    const lo = Math.min(...c);
+    const hi = Math.max(...c);
+    const a = await db.select({ seq: events.seq }).from(events).where(and(gte(events.seq, lo), lte(events.seq, hi)));
+    const b = await db.select({ seq: audit.seq }).from(audit).where(and(gte(audit.seq, lo), lte(audit.seq, hi)));
+    for (const r of [...a, ...b]) out.seqs.add(r.seq);
   }
   return out;
 }
