@@ -68,8 +68,13 @@ export function subjects(nsIn: string) {
     jobRet: (jid: string, minion: string) => `${ns}.job.${checkJid(jid)}.ret.${encodeToken(minion)}`,
     jobProg: (jid: string, minion: string) => `${ns}.job.${checkJid(jid)}.prog.${encodeToken(minion)}`,
     jobDone: (jid: string) => `${ns}.job.${checkJid(jid)}.done`,
-    /** Everything persisted about one job: its command, returns and done event. */
+    /**
+     * Everything about one job, progress included: for core subscriptions. Not a consumer
+     * filter: nats-server 2.9 accepts only filters that are a subset of one stream subject.
+     */
     jobAll: (jid: string) => `${ns}.job.${checkJid(jid)}.>`,
+    /** One job's returns: a valid consumer filter (a subset of `{ns}.job.*.ret.*`). */
+    jobRets: (jid: string) => `${ns}.job.${checkJid(jid)}.ret.*`,
     minionStart: (id: string) => `${ns}.minion.${encodeToken(id)}.start`,
     minionGrains: (id: string) => `${ns}.minion.${encodeToken(id)}.grains`,
     key: (id: string, state: KeyState) => `${ns}.key.${encodeToken(id)}.${state}`,

@@ -1,12 +1,12 @@
-// `natrium run`: ask the master to publish a job, then follow the job's subjects in the stream
-// (an ordered consumer from the job's first event, so nothing is missed however fast minions
-// answer) until every expected minion returned, the master closed the job, or the time is up.
+// `natrium run`: ask the master to publish a job, then follow the job's returns in the stream
+// (an ordered consumer from the job's first return, so nothing is missed however fast minions
+// answer) until every expected minion returned or the time is up.
 
 import { jetstream, DeliverPolicy } from "@nats-io/jetstream";
 import { open } from "../../contracts/message.js";
 import { request } from "../../services/common/bus.js";
 import type { PublishReply, PublishRequest } from "../../contracts/api.js";
-import type { JobDone, JobReturned, TargetType } from "../../contracts/events/job.js";
+import type { JobReturned, TargetType } from "../../contracts/events/job.js";
 import { KeyVerifier, type Client } from "./client.js";
 
 export interface Answer {
@@ -54,12 +54,11 @@ export async function runJob(c: Client, req: RunRequest, hooks: RunHooks = {}): 
 
   const verifier = new KeyVerifier(c.nc, c.s);
   const js = jetstream(c.nc);
-  const consumer = await js.consumers.get(c.s.stream, { filter_subjects: c.s.jobAll(reply.jid), deliver_policy: DeliverPolicy.All });
+  const consumer = await js.consumers.get(c.s.stream, { filter_subjects: c.s.jobRets(reply.jid), deliver_policy: DeliverPolicy.All });
   const msgs = await consumer.consume({ max_messages: 1000 });
   let returned = 0;
   const deadline = setTimeout(() => msgs.stop(), reply.timeout * 1000 + 1000);
   const progress = hooks.onProgress ? setInterval(() => hooks.onProgress!(returned, expected.size, Date.now() - t0), 100) : undefined;
-  let done: JobDone | undefined;
   try {
     for await (const m of msgs) {
       let o;
@@ -69,10 +68,6 @@ export async function runJob(c: Client, req: RunRequest, hooks: RunHooks = {}): 
       } catch (err) {
         hooks.onInvalid?.(m.subject, (err as Error).message);
         continue;
-      }
-      if (o.body.type === "job.done") {
-        done = o.body;
-        break;
       }
       if (o.body.type !== "job.ret" || result.returns[o.body.id]) continue;
       const r = o.body as JobReturned;
@@ -86,6 +81,6 @@ export async function runJob(c: Client, req: RunRequest, hooks: RunHooks = {}): 
     if (progress) clearInterval(progress);
     await msgs.close().catch(() => {});
   }
-  result.missing = done ? done.missing.filter((id) => !result.returns[id]) : reply.minions.filter((id) => !result.returns[id]);
+  result.missing = reply.minions.filter((id) => !result.returns[id]);
   return result;
 }
