@@ -6,7 +6,11 @@ import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect } from "@nats-io/transport-node";
+import { jetstream } from "@nats-io/jetstream";
 import { cli, cliJson, startUp, stopUp } from "../helpers/cli.js";
+import { toHeaders } from "../../services/common/bus.js";
+import { subjects } from "../../contracts/subjects.js";
 import { freePort, waitFor } from "../helpers/ports.js";
 import type { RunResult } from "../../cli/lib/run.js";
 import type { JobReply, JobsReply, RebuildReply } from "../../contracts/api.js";
@@ -153,6 +157,34 @@ test("e2e - natrium up, then the CLI runs jobs and reads history without flags",
       assert.ok(data.events > 0);
       const after = await cliJson<JobReply>(["jobs", "show", lastJid], opts);
       assert.deepEqual(after.data, before.data);
+    });
+
+    await t.test("a bad payload on every subject leaves every service running", async () => {
+      const nc = await connect({ servers: stack.nats_url });
+      const js = jetstream(nc);
+      const s = subjects(stack.ns);
+      const jid = "20260101000000000001";
+      const garbage = [new Uint8Array([0xc1]), new TextEncoder().encode("not msgpack at all"), new Uint8Array(0)];
+      const hdrs = toHeaders({ "Natrium-Type": "job.ret", "Natrium-Signer": "AAAA", "Natrium-Sig": "BBBB" });
+      const persisted = [s.jobNew(jid), s.jobRet(jid, "web1"), s.jobDone(jid), s.minionStart("web1"), s.minionGrains("web1"), s.key("web1", "accepted"), s.audit("x")];
+      for (const subj of persisted) {
+        for (const g of garbage) {
+          await js.publish(subj, g);
+          await js.publish(subj, g, { headers: hdrs });
+        }
+      }
+      for (const subj of [s.api("publish"), s.api("ping"), s.cache("jobs"), s.cache("job"), s.cache("status"), s.ctl("web1"), s.jobProg(jid, "web1")]) {
+        for (const g of garbage) nc.publish(subj, g);
+        const r = await nc.request(subj, new Uint8Array([0xc1]), { timeout: 5000 }).catch(() => undefined);
+        if (r && subj.includes(".api.") || r && subj.includes(".cache.")) assert.ok(r!.headers?.get("Natrium-Error"), `${subj} answers garbage with an error`);
+      }
+      await nc.close();
+      const r = await cli(["run", "*", "test.ping"], opts);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(r.stdout.trim().split("\n").sort(), ["db1: True", "web1: True", "web2: True"]);
+      for (const [name, pid] of Object.entries(stack.pids as Record<string, number>)) assert.ok(alive(pid), `${name} is still running`);
+      const st = await cliJson<JobsReply>(["jobs", "list", "--limit", "1"], opts);
+      assert.equal(st.code, 0);
     });
 
     await t.test("a wrong flag or an unreachable server gives a clear error", async () => {
