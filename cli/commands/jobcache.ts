@@ -1,4 +1,5 @@
 import { Command } from "@oclif/core";
+import { NatriumError } from "../../contracts/errors.js";
 import { daemonFlags, daemonOverrides } from "../lib/daemon-flags.js";
 
 export default class JobcacheCmd extends Command {
@@ -9,6 +10,11 @@ export default class JobcacheCmd extends Command {
   async run(): Promise<void> {
     const { flags } = await this.parse(JobcacheCmd);
     const { runJobcache } = await import("../../services/jobcache/main.js");
-    await runJobcache({ config: flags.config, overrides: daemonOverrides(flags) });
+    try {
+      await runJobcache({ config: flags.config, overrides: daemonOverrides(flags) });
+    } catch (err) {
+      if (err instanceof NatriumError) this.error(err.message, { exit: 2 });
+      throw err;
+    }
   }
 }

@@ -1,4 +1,5 @@
 import { Command, Flags } from "@oclif/core";
+import { NatriumError } from "../../contracts/errors.js";
 import { daemonFlags, daemonOverrides } from "../lib/daemon-flags.js";
 
 export default class MinionCmd extends Command {
@@ -9,6 +10,11 @@ export default class MinionCmd extends Command {
   async run(): Promise<void> {
     const { flags } = await this.parse(MinionCmd);
     const { runMinion } = await import("../../services/minion/main.js");
-    await runMinion({ config: flags.config, overrides: daemonOverrides(flags) });
+    try {
+      await runMinion({ config: flags.config, overrides: daemonOverrides(flags) });
+    } catch (err) {
+      if (err instanceof NatriumError) this.error(err.message, { exit: 2 });
+      throw err;
+    }
   }
 }

@@ -30,23 +30,15 @@ export function daemonArgs(argv: string[]): DaemonArgs {
 }
 
 /**
- * Run a service until a signal: `start` returns its stop function. Errors at start (bad config,
- * bad key file) print one clear line and exit 2; a second signal exits at once.
+ * Run a service until a signal: `start` returns its stop function. An error at start (bad
+ * config, bad key file) is thrown to the caller, which reports it (see exitOnStartError).
+ * A second signal exits at once.
  */
 export async function runUntilSignal(
-  name: string,
+  _name: string,
   start: () => Promise<{ log: Logger; stop: () => Promise<void> }>,
 ): Promise<void> {
-  let svc: { log: Logger; stop: () => Promise<void> };
-  try {
-    svc = await start();
-  } catch (err) {
-    const e = err as Error;
-    const code = err instanceof NatriumError ? err.code : "start_failed";
-    process.stderr.write(`${name}: ${e.message}${code === "start_failed" && e.stack ? `\n${e.stack}` : ""}\n`);
-    process.exitCode = 2;
-    throw err;
-  }
+  const svc = await start();
   await new Promise<void>((resolve) => {
     let stopping = false;
     const onSignal = (sig: NodeJS.Signals) => {
@@ -68,4 +60,13 @@ export async function runUntilSignal(
 
 export function serviceLogger(service: string, level: LogLevel, extra: Record<string, unknown> = {}): Logger {
   return createLogger({ svc: service, pid: process.pid, ...extra }, level);
+}
+
+/** For a standalone main: one clear line for a typed error (exit 2), a stack for a bug (exit 1). */
+export function exitOnStartError(name: string): (err: unknown) => never {
+  return (err) => {
+    const typed = err instanceof NatriumError;
+    process.stderr.write(`${name}: ${typed ? (err as Error).message : (err as Error)?.stack ?? String(err)}\n`);
+    process.exit(typed ? 2 : 1);
+  };
 }

@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { loadConfig } from "../common/config.js";
 import { connectBus } from "../common/bus.js";
 import { loadOrCreateKeys } from "../common/keys.js";
-import { daemonArgs, runUntilSignal, serviceLogger } from "../common/daemon.js";
+import { daemonArgs, exitOnStartError, runUntilSignal, serviceLogger } from "../common/daemon.js";
 import { MasterConfig } from "./config.js";
 import { Master } from "./master.js";
 
@@ -30,5 +30,5 @@ export async function runMaster(opts: { config?: string; overrides?: Record<stri
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  runMaster(daemonArgs(process.argv.slice(2))).catch(() => process.exit(process.exitCode || 1));
+  runMaster(daemonArgs(process.argv.slice(2))).then(() => process.exit(process.exitCode ?? 0), exitOnStartError("natrium master"));
 }
