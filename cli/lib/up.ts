@@ -178,7 +178,7 @@ export class Stack {
       };
       const node = process.execPath;
       this.spawnChild("master", node, [serviceMain("master"), "--config", cfg("master", { id: "master", data_dir: join(dir, "master") })]);
-      this.spawnChild("jobcache", node, [serviceMain("jobcache"), "--config", cfg("jobcache", { data_dir: join(dir, "jobcache") })]);
+      this.spawnChild("jobcache", node, [serviceMain("jobcache"), "--config", cfg("jobcache", { data_dir: dir })]);
       await this.until("waiting for the master", () => request(nc, s.api("ping"), {}, 1000), 30_000);
       for (const id of this.o.minions) {
         this.spawnChild(`minion-${id}`, node, [serviceMain("minion"), "--config", cfg(`minion-${id}`, { id, data_dir: join(dir, "minions", id) })]);
