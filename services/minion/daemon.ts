@@ -1,14 +1,11 @@
 // The minion daemon: load config, load (or make) keys, connect, run one Minion, drain on
-// SIGTERM/SIGINT. `node dist/services/minion/main.js --config FILE [--id ID] [--log-level L]`
+// SIGTERM/SIGINT. Loaded lazily by main.ts, which is the command-line entry.
 
 import { join } from "node:path";
-import { parseArgs } from "node:util";
-import { pathToFileURL } from "node:url";
 import { loadMinionConfig } from "./config.js";
 import { loadOrCreateKeys } from "../common/keys.js";
 import { connectBus } from "../common/bus.js";
 import { createLogger } from "../common/log.js";
-import { NatriumError } from "../../contracts/errors.js";
 import { Minion } from "./minion.js";
 import { ModuleLoader } from "./modules/index.js";
 
@@ -67,14 +64,17 @@ export async function runMinion(opts: RunMinionOptions = {}): Promise<void> {
       modules: new ModuleLoader(cfg.module_dirs),
     });
     log.info("minion starting", { ns: cfg.ns, nats_url: cfg.nats_url, finger: minion.finger, pki_dir: cfg.pki_dir });
+    let stopping = false;
     const starting = minion.start().then(
       () => {
+        if (stopping) return;
         log.info("minion announced to the master", { id: cfg.id });
         opts.onStarted?.(minion);
       },
       (err) => log.error("minion start failed", { error: err as Error }),
     );
     await stopRequested;
+    stopping = true;
     await minion.stop({ graceMs: cfg.shutdown_grace * 1000 });
     await starting;
     await nc.drain().catch(() => nc.close());
@@ -84,32 +84,4 @@ export async function runMinion(opts: RunMinionOptions = {}): Promise<void> {
     process.off("SIGINT", onSignal);
     opts.signal?.removeEventListener("abort", onAbort);
   }
-}
-
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      config: { type: "string", short: "c" },
-      id: { type: "string" },
-      "log-level": { type: "string", short: "l" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-  });
-  if (values.help) {
-    process.stdout.write("usage: natrium-minion [--config FILE] [--id ID] [--log-level trace|debug|info|warning|error|quiet]\n");
-    return;
-  }
-  await runMinion({ config: values.config, overrides: { id: values.id, log_level: values["log-level"] } });
-}
-
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  main().then(
-    () => process.exit(0),
-    (err) => {
-      const e = err as Error;
-      process.stderr.write(`natrium minion: ${e instanceof NatriumError ? e.message : (e.stack ?? e.message)}\n`);
-      process.exit(e instanceof NatriumError && e.code === "bad_config" ? 2 : 1);
-    },
-  );
 }

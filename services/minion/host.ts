@@ -107,7 +107,7 @@ export class MinionHost {
     this.s = subjects(ns);
     this.js = jetstream(nc);
     this.sharedKeyWatch = opts.sharedKeyWatch ?? false;
-    this.slots = new Semaphore(opts.maxInFlight ?? 1024);
+    this.slots = new Semaphore(opts.maxInFlight ?? 512);
   }
 
   get size(): number {
