@@ -2,7 +2,7 @@
 // idempotent (ON CONFLICT DO NOTHING on the natural keys, upserts that cannot go backwards), so
 // a batch that is delivered again after a crash changes nothing.
 
-import { and, eq, gte, inArray, isNull, lte, sql } from "drizzle-orm";
+import { and, eq, gte, inArray, isNull, lte, max, sql } from "drizzle-orm";
 import { audit, events, jobReturns, jobs, minions, projection } from "../../migrations/schema.js";
 import type { Db } from "./store.js";
 import type { MinionKey, ProjectionState, Rows } from "./projection.js";
@@ -84,13 +84,23 @@ export async function alreadyProjected(db: Db, seqs: number[], eids: string[]): 
 }
 
 /** The projection state and cursor as the database has them: where a (re)start resumes from. */
-export async function loadState(db: Db, stream: string): Promise<{ state: ProjectionState; lastSeq: number; otherStreams: string[] }> {
+export async function loadState(
+  db: Db,
+  stream: string,
+): Promise<{ state: ProjectionState; lastSeq: number; maxRowSeq: number; otherStreams: string[] }> {
   const cur = await db.select().from(projection);
   const mine = cur.find((r) => r.stream === stream);
   const rows = await db.select({ id: minions.id, state: minions.keyState, pub: minions.pub }).from(minions);
   const keys = new Map<string, MinionKey>();
   for (const r of rows) if (r.state && r.pub) keys.set(r.id, { state: r.state as KeyState, pub: r.pub });
-  return { state: { keys }, lastSeq: mine?.lastSeq ?? 0, otherStreams: cur.filter((r) => r.stream !== stream).map((r) => r.stream) };
+  const [e] = await db.select({ n: max(events.seq) }).from(events);
+  const [a] = await db.select({ n: max(audit.seq) }).from(audit);
+  return {
+    state: { keys },
+    lastSeq: mine?.lastSeq ?? 0,
+    maxRowSeq: Math.max(Number(e?.n ?? 0), Number(a?.n ?? 0)),
+    otherStreams: cur.filter((r) => r.stream !== stream).map((r) => r.stream),
+  };
 }
 
 /** Empty every projection table (rebuild). */
