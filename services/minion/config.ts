@@ -4,7 +4,7 @@
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { Type, type Static } from "@sinclair/typebox";
-import { CommonConfig, loadConfig } from "../common/config.js";
+import { CommonConfig, ConfigError, loadConfig } from "../common/config.js";
 
 export const MinionConfig = Type.Object({
   ...CommonConfig,
@@ -43,6 +43,8 @@ export type MinionConfig = Static<typeof MinionConfig>;
 /** Load, validate and fill the derived defaults (id, pki_dir). Throws ConfigError naming the key. */
 export function loadMinionConfig(file: string | undefined, overrides: Record<string, unknown> = {}, env = process.env): MinionConfig {
   const cfg = loadConfig(MinionConfig, file, overrides, env);
+  // TypeBox's Record accepts an array (it is an object); a list of grains is a common YAML slip.
+  if (Array.isArray(cfg.grains)) throw new ConfigError('key "grains": must be a mapping of grain names to values, got a list', file, "grains");
   if (!cfg.id) cfg.id = hostname();
   if (!cfg.pki_dir) cfg.pki_dir = join(cfg.data_dir, "pki");
   return cfg;
