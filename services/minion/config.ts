@@ -43,8 +43,10 @@ export type MinionConfig = Static<typeof MinionConfig>;
 /** Load, validate and fill the derived defaults (id, pki_dir). Throws ConfigError naming the key. */
 export function loadMinionConfig(file: string | undefined, overrides: Record<string, unknown> = {}, env = process.env): MinionConfig {
   const cfg = loadConfig(MinionConfig, file, overrides, env);
-  // TypeBox's Record accepts an array (it is an object); a list of grains is a common YAML slip.
-  if (Array.isArray(cfg.grains)) throw new ConfigError('key "grains": must be a mapping of grain names to values, got a list', file, "grains");
+  // A YAML list under grains: slips through the schema (defaulting turns it into {"0": …, "1": …});
+  // no one names grains "0", "1", … so that shape is refused as the slip it is.
+  const gk = Object.keys(cfg.grains);
+  if (Array.isArray(cfg.grains) || (gk.length > 0 && gk.every((k, i) => k === String(i)))) throw new ConfigError('key "grains": must be a mapping of grain names to values, got a list', file, "grains");
   if (!cfg.id) cfg.id = hostname();
   if (!cfg.pki_dir) cfg.pki_dir = join(cfg.data_dir, "pki");
   return cfg;
