@@ -54,6 +54,9 @@ export class ForeignDatabaseError extends NatriumError {
   }
 }
 
+/** A batch also ends at this many payload bytes: events may be up to 8 MiB each. */
+const MAX_BATCH_BYTES = 32 * 1024 * 1024;
+
 /** Order broke within a session: restart it from the database cursor. */
 class ResyncNeeded extends Error {}
 
@@ -245,11 +248,14 @@ export class Projector {
       next = undefined;
       if (first.done) return;
       const batch: JsMsg[] = [first.value];
+      let bytes = first.value.data.length;
       let ended = false;
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), this.o.batchWaitMs)));
-      while (batch.length < this.o.batchSize) {
+      while (batch.length < this.o.batchSize && bytes < MAX_BATCH_BYTES) {
         next = it.next();
+        // `next` may outlive this loop (halt, timeout); it must never become an unhandled rejection.
+        next.catch(() => {});
         const r = await Promise.race([next, deadline]);
         if (r === "timeout") break; // `next` stays pending and opens the following batch
         next = undefined;
@@ -258,6 +264,7 @@ export class Projector {
           break;
         }
         batch.push(r.value);
+        bytes += r.value.data.length;
       }
       clearTimeout(timer);
       await this.commit(batch);

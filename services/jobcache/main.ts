@@ -9,9 +9,10 @@
 import { pathToFileURL } from "node:url";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { subjects } from "../../contracts/subjects.js";
-import { ConfigError, loadConfig } from "../common/config.js";
+import { loadConfig } from "../common/config.js";
+import { daemonArgs, exitOnStartError, serviceLogger } from "../common/daemon.js";
 import { connectBus, sleep } from "../common/bus.js";
-import { createLogger, type Logger } from "../common/log.js";
+import type { Logger } from "../common/log.js";
 import { JobcacheConfig } from "./config.js";
 import { openStore, describe, type Store } from "./store.js";
 import { Projector } from "./consumer.js";
@@ -44,10 +45,15 @@ async function connectWithRetry(url: string, log: Logger, signal: AbortSignal): 
 export async function runJobcache(opts: RunJobcacheOptions = {}): Promise<void> {
   const cfg = loadConfig(JobcacheConfig, opts.config, opts.overrides);
   const s = subjects(cfg.ns);
-  const log = createLogger({ svc: "jobcache", ns: cfg.ns }, cfg.log_level);
+  const log = serviceLogger("jobcache", cfg.log_level, { ns: cfg.ns });
 
   const stop = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
+    if (stop.signal.aborted) {
+      // Uncommitted events are not lost: they were never acknowledged and are delivered again.
+      log.warn("second signal: exiting now", { signal: sig });
+      process.exit(1);
+    }
     log.info("stopping", { signal: sig });
     stop.abort();
   };
@@ -101,38 +107,13 @@ export async function runJobcache(opts: RunJobcacheOptions = {}): Promise<void> 
   }
 }
 
-function parseArgs(argv: string[]): { config?: string; overrides: Record<string, unknown> } {
-  const out: { config?: string; overrides: Record<string, unknown> } = { overrides: {} };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const [flag, inline] = a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
-    const value = () => {
-      const v = inline ?? argv[++i];
-      if (v === undefined) throw new ConfigError(`${flag} needs a value`);
-      return v;
-    };
-    if (flag === "--config" || flag === "-c") out.config = value();
-    else if (flag === "--log-level" || flag === "-l") out.overrides.log_level = value();
-    else if (flag === "--ns") out.overrides.ns = value();
-    else if (flag === "--nats-url") out.overrides.nats_url = value();
-    else throw new ConfigError(`unknown argument "${a}"; usage: jobcache --config FILE [--log-level LEVEL] [--ns NS] [--nats-url URL]`);
-  }
-  return out;
-}
-
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  let args: ReturnType<typeof parseArgs>;
+  let args: ReturnType<typeof daemonArgs>;
   try {
-    args = parseArgs(process.argv.slice(2));
+    args = daemonArgs(process.argv.slice(2));
   } catch (err) {
-    process.stderr.write(`natrium jobcache: ${(err as Error).message}\n`);
+    process.stderr.write(`natrium jobcache: ${(err as Error).message}; usage: jobcache --config FILE [--log-level LEVEL] [--ns NS] [--nats-url URL]\n`);
     process.exit(2);
   }
-  runJobcache(args).then(
-    () => process.exit(0),
-    (err) => {
-      process.stderr.write(`natrium jobcache: ${err instanceof ConfigError ? err.message : describe(err)}\n`);
-      process.exit(err instanceof ConfigError ? 2 : 1);
-    },
-  );
+  runJobcache(args).then(() => process.exit(process.exitCode ?? 0), exitOnStartError("natrium jobcache"));
 }
