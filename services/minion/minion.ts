@@ -164,15 +164,23 @@ export class Minion implements HostedMinion {
       pid: process.pid,
       host: hostname().slice(0, 255),
     };
-    const grainsEv: MinionGrains = { v: 1, type: "minion.grains", eid: eventIds.unique("grains"), ts: now, id: this.id, grains: this.grains };
     const signal = this.startAbort.signal;
     try {
-      // The start event first: the master learns the key before it sees facts signed by it.
+      // Only the start event now; grains follow once the key is accepted (announceGrains), so
+      // they land in the stream after the key event and every reader can verify them.
       await this.host.publish(seal(s.minionStart(this.id), startEv, this.keys.sign), signal);
-      await this.host.publish(seal(s.minionGrains(this.id), grainsEv, this.keys.sign), signal);
     } catch (err) {
       if (!signal.aborted) throw err;
     }
+  }
+
+  /** Publish the grains, signed; called on each acceptance (a re-accepted key re-sends them). */
+  private announceGrains(): void {
+    const ev: MinionGrains = { v: 1, type: "minion.grains", eid: eventIds.unique("grains"), ts: Date.now(), id: this.id, grains: this.grains };
+    const signal = this.startAbort.signal;
+    this.host.publish(seal(this.host.s.minionGrains(this.id), ev, this.keys.sign), signal).catch((err) => {
+      if (!signal.aborted) this.log.error("grains could not be published", { id: this.id, error: err as Error });
+    });
   }
 
   // ---- keys --------------------------------------------------------------------------------
@@ -196,7 +204,10 @@ export class Minion implements HostedMinion {
     }
     this.acceptedNow = accepted;
     if (before !== this.state) {
-      if (this.state === "accepted") this.log.info("key accepted by the master", { id: this.id, finger: this.finger });
+      if (this.state === "accepted") {
+        this.log.info("key accepted by the master", { id: this.id, finger: this.finger });
+        this.announceGrains();
+      }
       else if (this.state === "rejected") {
         this.log.error("key rejected by the master; no jobs will run until it is accepted", { id: this.id, finger: this.finger });
       } else if (before === "accepted") this.log.warn("key no longer accepted by the master; jobs stop", { id: this.id, key_state: this.state });

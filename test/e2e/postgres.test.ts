@@ -33,8 +33,13 @@ test("e2e - natrium up with DATABASE_URL: jobs, job_returns, events and minions 
     assert.equal(job.fun, "cmd.run");
     const [{ n }] = await sql`select count(*)::int as n from events where jid = ${data.jid}`;
     assert.ok(n >= 3, "job.new and two returns at least");
-    const minions = await sql`select id, key_state from minions order by id`;
-    assert.deepEqual(minions.map((m) => [m.id, m.key_state]), [["pg1", "accepted"], ["pg2", "accepted"]]);
+    const minions = await waitFor("grains in Postgres", async () => {
+      const r = await sql`select id, key_state, grains->>'id' as gid from minions order by id`;
+      return r.every((m) => m.gid) ? r : undefined;
+    });
+    assert.deepEqual(minions.map((m) => [m.id, m.key_state, m.gid]), [["pg1", "accepted", "pg1"], ["pg2", "accepted", "pg2"]]);
+    const audit = await sql`select kind, reason from audit`;
+    assert.deepEqual([...audit], [], "nothing a healthy stack publishes is refused");
     const r = await cli(["jobs", "show", data.jid], opts);
     assert.match(r.stdout, /pg1: from-sql/);
   } finally {
