@@ -28,7 +28,7 @@ import type { Subjects } from "../../contracts/subjects.js";
 import { NatriumError } from "../../contracts/errors.js";
 import { sleep } from "../common/bus.js";
 import type { Logger } from "../common/log.js";
-import { emptyState, project, refusalRow, AuditKinds, emptyRows, type ProjectionState, type RawMessage, type Trust } from "./projection.js";
+import { emptyState, preverify, project, refusalRow, AuditKinds, emptyRows, type ProjectionState, type RawMessage, type Trust } from "./projection.js";
 import { alreadyProjected, loadState, truncateAll, writeRows } from "./writer.js";
 import { describe, isDataError, type Store } from "./store.js";
 import type { MasterKey } from "./trust.js";
@@ -239,8 +239,27 @@ export class Projector {
     }
   }
 
-  /** Read messages into batches: up to batch_size, or what arrived within batch_wait_ms. */
+  /**
+   * Read messages into batches: up to batch_size, or what arrived within batch_wait_ms. Batch
+   * N+1 is gathered and its signatures checked (on the thread pool) while batch N is written:
+   * commits stay strictly in order, one at a time.
+   */
   private async pump(msgs: ConsumerMessages): Promise<void> {
+    let writing: Promise<void> = Promise.resolve();
+    try {
+      await this.gather(msgs, async (batch) => {
+        const verified = preverify(batch.filter((m) => m.seq > this.cursor).map(toRaw));
+        await writing;
+        writing = this.commit(batch, verified);
+        // A failed commit must surface at the next batch, not as an unhandled rejection.
+        writing.catch(() => {});
+      });
+    } finally {
+      await writing;
+    }
+  }
+
+  private async gather(msgs: ConsumerMessages, onBatch: (batch: JsMsg[]) => Promise<void>): Promise<void> {
     const it = msgs[Symbol.asyncIterator]();
     let next: Promise<IteratorResult<JsMsg>> | undefined;
     while (!this.halted) {
@@ -267,23 +286,23 @@ export class Projector {
         bytes += r.value.data.length;
       }
       clearTimeout(timer);
-      await this.commit(batch);
+      await onBatch(batch);
       if (ended) return;
     }
   }
 
-  private async commit(batch: JsMsg[]): Promise<void> {
+  private async commit(batch: JsMsg[], verified: Promise<Set<number>>): Promise<void> {
     const fresh = batch.filter((m) => m.seq > this.cursor);
     const late = fresh.find((m) => m.redelivered);
     if (late) throw new ResyncNeeded(`event ${late.seq} was delivered again after later ones`);
     const t0 = performance.now();
-    if (fresh.length) await this.writeWithRetry(fresh);
+    if (fresh.length) await this.writeWithRetry(fresh, verified);
     this.o.log.trace("batch committed", { messages: batch.length, projected: fresh.length, last_seq: this.cursor, ms: Math.round(performance.now() - t0) });
     // After the commit: a crash before this line means redelivery, which the cursor absorbs.
     for (const m of batch) m.ack();
   }
 
-  private async writeWithRetry(msgs: JsMsg[]): Promise<void> {
+  private async writeWithRetry(msgs: JsMsg[], verified: Promise<Set<number>>): Promise<void> {
     const raws = msgs.map(toRaw);
     let oneByOne = false;
     for (let attempt = 1; ; attempt++) {
@@ -293,7 +312,7 @@ export class Projector {
         if (oneByOne) {
           for (const r of pending) await this.writeOne(r);
         } else {
-          await this.write(pending);
+          await this.write(pending, verified);
         }
         return;
       } catch (err) {
@@ -317,13 +336,13 @@ export class Projector {
     return { ns: this.o.subjects.ns, masterPub: this.o.master.pub };
   }
 
-  private async write(raws: RawMessage[]): Promise<void> {
+  private async write(raws: RawMessage[], verifiedP: Promise<Set<number>>): Promise<void> {
     const db = this.o.store.db;
     const eids = raws.map((r) => r.headers?.get(H.msgId)).filter((e): e is string => !!e);
     // Rows beyond the cursor exist only if the cursor was wound back; otherwise skip that query.
     const maybeDone = raws.filter((r) => r.seq <= this.maxRowSeq).map((r) => r.seq);
-    const known = await alreadyProjected(db, maybeDone, eids);
-    const p = project(this.trust(), this.state, raws, known);
+    const [known, verified] = await Promise.all([alreadyProjected(db, maybeDone, eids), verifiedP]);
+    const p = project(this.trust(), this.state, raws, known, verified);
     await writeRows(db, this.o.subjects.stream, p.rows, p.lastSeq);
     this.state = p.state;
     this.cursor = Math.max(this.cursor, p.lastSeq);
@@ -334,7 +353,7 @@ export class Projector {
 
   private async writeOne(r: RawMessage): Promise<void> {
     try {
-      await this.write([r]);
+      await this.write([r], preverify([r]));
     } catch (err) {
       if (!isDataError(err)) throw err;
       const rows = emptyRows();

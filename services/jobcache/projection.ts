@@ -9,7 +9,7 @@
 
 import { open, H, type HeaderSource, type Opened } from "../../contracts/message.js";
 import { parseSubject, type KeyState } from "../../contracts/subjects.js";
-import { verify } from "../../contracts/sign.js";
+import { verify, verifyAsync } from "../../contracts/sign.js";
 import { DecodeError, SignatureError, ValidationError } from "../../contracts/errors.js";
 import type { NatriumEvent } from "../../contracts/events/index.js";
 import type { NewAudit, NewEvent, NewJob, NewJobReturn, NewMinion } from "../../migrations/schema.js";
@@ -85,7 +85,7 @@ export type Verdict =
   | { ok: false; kind: AuditKind; reason: string; detail: Record<string, unknown> };
 
 /** Decode, validate and check the signature of one message against the trust and key state. */
-export function decide(m: RawMessage, trust: Trust, state: ProjectionState): Verdict {
+export function decide(m: RawMessage, trust: Trust, state: ProjectionState, preverified?: ReadonlySet<number>): Verdict {
   const detail: Record<string, unknown> = {};
   const type = m.headers?.get(H.type);
   const signer = m.headers?.get(H.signer);
@@ -157,6 +157,12 @@ export function decide(m: RawMessage, trust: Trust, state: ProjectionState): Ver
   if (o.signer !== expected) {
     return refuse(AuditKinds.unknownSigner, `${b.type} event on ${m.subject} is signed by a key that is not ${who}'s`);
   }
+  // `preverified` holds the sequences whose signature already verified (off the main thread)
+  // under the key their Natrium-Signer header names; the signer equals `expected` here.
+  if (preverified) {
+    if (!preverified.has(m.seq)) return refuse(AuditKinds.badSignature, `${b.type} event on ${m.subject}: signature does not verify`);
+    return { ok: true, event: o };
+  }
   try {
     verify(expected, m.subject, m.data, o.sig);
   } catch (err) {
@@ -179,6 +185,22 @@ function subjectMismatch(ns: string, subject: string, b: NatriumEvent): string |
 }
 
 /** Add one accepted event's rows to `rows`; returns the key state after it. */
+/**
+ * Check every message's signature against the key its Natrium-Signer header names, in parallel
+ * on the thread pool. decide() still checks that this key is the one the event needs.
+ */
+export async function preverify(msgs: readonly RawMessage[]): Promise<Set<number>> {
+  const ok = new Set<number>();
+  await Promise.all(
+    msgs.map(async (m) => {
+      const signer = m.headers?.get(H.signer);
+      const sig = m.headers?.get(H.sig);
+      if (signer && sig && (await verifyAsync(signer, m.subject, m.data, sig))) ok.add(m.seq);
+    }),
+  );
+  return ok;
+}
+
 export function evolve(rows: Rows, state: ProjectionState, seq: number, o: Opened): ProjectionState {
   const b = o.body;
   const ts = new Date(b.ts);
@@ -329,7 +351,13 @@ export interface Known {
  * the stream's dedupe window) is skipped, so replaying an old key event cannot undo a later one:
  * the first occurrence in stream order always wins.
  */
-export function project(trust: Trust, state: ProjectionState, msgs: readonly RawMessage[], known: Known = { seqs: new Set(), eids: new Set() }): Projected {
+export function project(
+  trust: Trust,
+  state: ProjectionState,
+  msgs: readonly RawMessage[],
+  known: Known = { seqs: new Set(), eids: new Set() },
+  preverified?: ReadonlySet<number>,
+): Projected {
   const rows = emptyRows();
   const seen = new Set(known.eids);
   let lastSeq = 0;
@@ -337,7 +365,7 @@ export function project(trust: Trust, state: ProjectionState, msgs: readonly Raw
   for (const m of ordered) {
     lastSeq = Math.max(lastSeq, m.seq);
     if (known.seqs.has(m.seq)) continue;
-    const v = decide(m, trust, state);
+    const v = decide(m, trust, state, preverified);
     if (!v.ok) {
       rows.audit.push(refusalRow(m, v.kind, v.reason, v.detail));
       continue;
