@@ -56,6 +56,11 @@ export class KeyVerifier {
     return p;
   }
 
+  /** Start the key lookups of the minions a job expects, all at once, before their returns arrive. */
+  prefetch(ids: string[]): void {
+    for (const id of ids) this.pubOf(id).catch(() => {});
+  }
+
   /** Throws SignatureError (or NatriumError for an unknown minion) unless `o` is from `id`. */
   async verifyMinion(o: Opened, id: string): Promise<void> {
     const pub = await this.pubOf(id);

@@ -53,6 +53,7 @@ export async function runJob(c: Client, req: RunRequest, hooks: RunHooks = {}): 
   if (expected.size === 0) return result;
 
   const verifier = new KeyVerifier(c.nc, c.s);
+  verifier.prefetch(reply.minions);
   const js = jetstream(c.nc);
   const consumer = await js.consumers.get(c.s.stream, { filter_subjects: c.s.jobRets(reply.jid), deliver_policy: DeliverPolicy.All });
   const msgs = await consumer.consume({ max_messages: 1000 });

@@ -1,0 +1,24 @@
+// Every CLI command, by id: oclif's "explicit" command strategy loads this one module, which
+// the build bundles (cli/bundle.ts) so that a `natrium` invocation reads one file instead of
+// resolving hundreds of modules. Add a command here and in its own file under commands/.
+import CacheRebuild from "./commands/cache/rebuild.js";
+import EventsTail from "./commands/events/tail.js";
+import JobcacheCmd from "./commands/jobcache.js";
+import JobsList from "./commands/jobs/list.js";
+import JobsShow from "./commands/jobs/show.js";
+import MasterCmd from "./commands/master.js";
+import MinionCmd from "./commands/minion.js";
+import Run from "./commands/run.js";
+import Up from "./commands/up.js";
+
+export const COMMANDS = {
+  "cache:rebuild": CacheRebuild,
+  "events:tail": EventsTail,
+  jobcache: JobcacheCmd,
+  "jobs:list": JobsList,
+  "jobs:show": JobsShow,
+  master: MasterCmd,
+  minion: MinionCmd,
+  run: Run,
+  up: Up,
+};
