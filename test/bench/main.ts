@@ -35,7 +35,6 @@ import { openClient, type Client } from "../../cli/lib/client.js";
 import { runJob, type RunResult } from "../../cli/lib/run.js";
 import type { JobPublished, JobReturned } from "../../contracts/events/job.js";
 import type { KeyChanged } from "../../contracts/events/minion.js";
-import { patchedTree, isSubsetError } from "./patched.js";
 import { Cleanup, cpuSec, log, rssMb, sleep, spawnDaemon, stats, timeProcess, treeCpuSec, waitUntil, writeYaml, fileExists, type Daemon } from "./procs.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -156,37 +155,14 @@ function complete(r: RunResult, expected: number): boolean {
   return r.missing.length === 0 && r.minions.length === expected && Object.keys(r.returns).length >= expected && Object.values(r.returns).every((x) => x.success);
 }
 
-// Which `natrium run` the bench times: the tree as built, or (when that cannot follow a job on
-// this nats-server) a temporary copy with the fix of patched.ts. Decided on first use.
-let RUN: { runJob: typeof runJob; bin: string; variant: string } | undefined;
-const cliStatus: Record<string, unknown> = {};
+// The bench times `natrium run` as built: the in-process runJob and the real CLI process.
+const RUN = { runJob, bin: BIN, variant: "as built" };
+const cliStatus: Record<string, unknown> = { timed: RUN.variant };
 let benchDir = "";
-
-async function chooseRun(c: Client, urlNs: string[]): Promise<NonNullable<typeof RUN>> {
-  if (RUN) return RUN;
-  try {
-    await runJob(c, { ...PING, timeout: 10 });
-    RUN = { runJob, bin: BIN, variant: "as built" };
-    cliStatus.as_built = "works";
-  } catch (err) {
-    if (!isSubsetError(err)) throw err;
-    const real = await timeProcess([BIN, "run", "*", "test.ping", ...urlNs], { cwd: benchDir, env: { NATS_URL: "", NATRIUM_NS: "" } });
-    cliStatus.as_built = {
-      works: false,
-      error: (err as Error).message,
-      cli_process: { exit: real.code, seconds: +(real.ms / 1000).toFixed(3), stderr: real.stderr.trim().split("\n").slice(-3).join(" | ").slice(0, 400) },
-    };
-    const t = await patchedTree(benchDir);
-    RUN = { runJob: t.runJob, bin: t.bin, variant: t.patched ? "copy of the built tree with the two-consumer fix in cli/lib/run.js (test/bench/patched.ts)" : "copy (run.js already changed upstream)" };
-    log(`  natrium run as built fails on this nats-server (${(err as Error).message}); timing a patched copy`);
-  }
-  cliStatus.timed = RUN.variant;
-  return RUN;
-}
 
 /** Run test.ping until every expected minion answers (first contact, JIT): not measured. */
 async function warmUp(c: Client, expected: number, timeout: number, urlNs: string[]): Promise<number> {
-  const run = (await chooseRun(c, urlNs)).runJob;
+  const run = RUN.runJob;
   for (let i = 1; i <= 8; i++) {
     const r = await run(c, { ...PING, timeout });
     if (complete(r, expected)) return i;
