@@ -28,8 +28,10 @@ export function generateSeed(): Uint8Array {
 
 export function signingKeyFromSeed(seed: Uint8Array): SigningKey {
   if (seed.length !== 32) throw new SignatureError(`an Ed25519 seed is 32 bytes, got ${seed.length}`);
-  const publicKey = nacl.sign.keyPair.fromSeed(seed).publicKey;
   const priv = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: "der", type: "pkcs8" });
+  // The public key derived by node:crypto (the same bytes tweetnacl derives, ~100x faster):
+  // the last 32 bytes of its SPKI DER form.
+  const publicKey = new Uint8Array(createPublicKey(priv).export({ format: "der", type: "spki" }).subarray(SPKI_PREFIX.length));
   return { seed, publicKey, pub: Buffer.from(publicKey).toString("base64"), private: priv };
 }
 

@@ -4,6 +4,7 @@
 
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync, openSync, closeSync, renameSync } from "node:fs";
 import { join } from "node:path";
+import { createPrivateKey, createPublicKey, randomBytes } from "node:crypto";
 import nacl from "tweetnacl";
 import { generateSeed, signingKeyFromSeed, type SigningKey } from "../../contracts/sign.js";
 import { NatriumError } from "../../contracts/errors.js";
@@ -52,13 +53,27 @@ export function loadOrCreateKeys(dir: string, name: string): ServiceKeys {
   if (!existsSync(boxPath)) writeKey(boxPath, nacl.randomBytes(32));
   const sign = signingKeyFromSeed(readKey(signPath));
   const boxSecret = readKey(boxPath);
-  const boxPublic = nacl.box.keyPair.fromSecretKey(boxSecret).publicKey;
+  const boxPublic = boxPublicOf(boxSecret);
   return { sign, boxSecret, boxPublic, boxPub: Buffer.from(boxPublic).toString("base64") };
+}
+
+const X25519_PKCS8_PREFIX = Buffer.from("302e020100300506032b656e04220420", "hex");
+const X25519_SPKI_LENGTH = 44;
+
+/**
+ * The X25519 public key of a box secret key: node:crypto computes what tweetnacl's
+ * box.keyPair.fromSecretKey computes (test/unit/keys.test.ts checks), fast enough for a swarm.
+ */
+export function boxPublicOf(secret: Uint8Array): Uint8Array {
+  const priv = createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, secret]), format: "der", type: "pkcs8" });
+  const spki = createPublicKey(priv).export({ format: "der", type: "spki" });
+  return new Uint8Array(spki.subarray(X25519_SPKI_LENGTH - 32));
 }
 
 /** Keys kept in memory only: swarm identities in benchmarks and tests use the same code path. */
 export function ephemeralKeys(): ServiceKeys {
   const sign = signingKeyFromSeed(generateSeed());
-  const kp = nacl.box.keyPair();
-  return { sign, boxSecret: kp.secretKey, boxPublic: kp.publicKey, boxPub: Buffer.from(kp.publicKey).toString("base64") };
+  const boxSecret = new Uint8Array(randomBytes(32));
+  const boxPublic = boxPublicOf(boxSecret);
+  return { sign, boxSecret, boxPublic, boxPub: Buffer.from(boxPublic).toString("base64") };
 }

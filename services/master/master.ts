@@ -4,7 +4,7 @@
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, AckPolicy, DeliverPolicy, type ConsumerMessages } from "@nats-io/jetstream";
 import { encode, decode } from "../../contracts/codec.js";
-import { subjects, type Subjects } from "../../contracts/subjects.js";
+import { parseSubject, subjects, type Subjects } from "../../contracts/subjects.js";
 import { fingerprint } from "../../contracts/sign.js";
 import { masterKeyRecord, registryKeys, type MasterKeyRecord } from "../../contracts/registry.js";
 import { NatriumError } from "../../contracts/errors.js";
@@ -97,20 +97,42 @@ export class Master {
     });
     const consumer = await js.consumers.get(s.stream, "master-lifecycle");
     this.lifecycle = await consumer.consume({ max_messages: 200 });
-    this.lifecycleDone = (async () => {
-      for await (const m of this.lifecycle!) {
+    this.lifecycleDone = this.followLifecycle(this.lifecycle, keeper);
+    await nc.flush();
+    log.info("master ready", { ns: s.ns, id: this.o.id, finger: fingerprint(this.keys.sign.pub), minions: this.registry.keys.size });
+  }
+
+  /**
+   * Handle lifecycle events concurrently across minions but in order for each minion: a fleet
+   * of thousands joining at once is accepted in parallel (each acceptance is two round trips),
+   * while one minion's start still comes before its grains.
+   */
+  private async followLifecycle(msgs: ConsumerMessages, keeper: KeyKeeper): Promise<void> {
+    const MAX_IN_FLIGHT = 256;
+    const chains = new Map<string, Promise<void>>();
+    const inFlight = new Set<Promise<void>>();
+    for await (const m of msgs) {
+      while (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
+      const p = parseSubject(this.s.ns, m.subject);
+      const key = p && "minion" in p ? p.minion : "";
+      const run = (chains.get(key) ?? Promise.resolve()).then(async () => {
         try {
           await keeper.handle(m);
           m.ack();
         } catch (err) {
           // Only infrastructure failures land here (KV or stream unavailable): retry later.
-          log.error("minion lifecycle event not handled; will be redelivered", { subject: m.subject, error: err as Error });
+          this.log.error("minion lifecycle event not handled; will be redelivered", { subject: m.subject, error: err as Error });
           m.nak(2000);
         }
-      }
-    })();
-    await nc.flush();
-    log.info("master ready", { ns: s.ns, id: this.o.id, finger: fingerprint(this.keys.sign.pub), minions: this.registry.keys.size });
+      });
+      chains.set(key, run);
+      inFlight.add(run);
+      void run.finally(() => {
+        inFlight.delete(run);
+        if (chains.get(key) === run) chains.delete(key);
+      });
+    }
+    await Promise.all(inFlight);
   }
 
   /** Publish this master's public key where minions and the job cache find it (first contact). */

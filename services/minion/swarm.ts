@@ -1,10 +1,8 @@
 // Many minion identities in one process, for benchmarks and scale tests: each has its own keys
 // and id and runs the same Minion code as a real minion, over one or a few shared connections.
 
-import { generateKeyPairSync } from "node:crypto";
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { ServiceKeys } from "../common/keys.js";
-import type { SigningKey } from "../../contracts/sign.js";
+import { ephemeralKeys } from "../common/keys.js";
 import { connectBus } from "../common/bus.js";
 import { createLogger, type Logger } from "../common/log.js";
 import { Minion } from "./minion.js";
@@ -34,25 +32,6 @@ export interface Swarm {
   stop(): Promise<void>;
 }
 
-/**
- * Keys made with node:crypto: tweetnacl (ephemeralKeys) derives ~140 key pairs a second, which
- * would make 10,000 identities a 70-second start; these are the same kind of keys, ~60x faster.
- */
-export function fastEphemeralKeys(): ServiceKeys {
-  const ed = generateKeyPairSync("ed25519").privateKey;
-  const ej = ed.export({ format: "jwk" });
-  const publicKey = new Uint8Array(Buffer.from(ej.x!, "base64url"));
-  const sign: SigningKey = {
-    seed: new Uint8Array(Buffer.from(ej.d!, "base64url")),
-    publicKey,
-    pub: Buffer.from(publicKey).toString("base64"),
-    private: ed,
-  };
-  const xj = generateKeyPairSync("x25519").privateKey.export({ format: "jwk" });
-  const boxPublic = new Uint8Array(Buffer.from(xj.x!, "base64url"));
-  return { sign, boxSecret: new Uint8Array(Buffer.from(xj.d!, "base64url")), boxPublic, boxPub: Buffer.from(boxPublic).toString("base64") };
-}
-
 export async function startSwarm(opts: SwarmOptions): Promise<Swarm> {
   const log = opts.log ?? createLogger({ svc: "swarm" }, "warning");
   const prefix = opts.prefix ?? "swarm-";
@@ -75,7 +54,7 @@ export async function startSwarm(opts: SwarmOptions): Promise<Swarm> {
         host: hosts[k],
         ns: opts.ns,
         id,
-        keys: fastEphemeralKeys(),
+        keys: ephemeralKeys(),
         grains: { ...base, ...opts.grains, id },
         masterFinger: opts.masterFinger,
         jobTimeoutSec: opts.jobTimeoutSec,

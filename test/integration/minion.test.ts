@@ -23,7 +23,7 @@ import { ephemeralKeys, type ServiceKeys } from "../../services/common/keys.js";
 import { createLogger } from "../../services/common/log.js";
 import { Minion, type MinionOptions } from "../../services/minion/minion.js";
 import { runMinion } from "../../services/minion/main.js";
-import { startSwarm, fastEphemeralKeys } from "../../services/minion/swarm.js";
+import { startSwarm } from "../../services/minion/swarm.js";
 import { startNats, type NatsServer } from "../helpers/nats.js";
 import { waitFor } from "../helpers/ports.js";
 
@@ -32,7 +32,7 @@ const quiet = createLogger({ svc: "minion-test" }, (process.env.TEST_LOG as "deb
 /** The master's side of the protocol, spelled with contracts/ only. */
 class Driver {
   readonly s: Subjects;
-  master: ServiceKeys = fastEphemeralKeys();
+  master: ServiceKeys = ephemeralKeys();
   private constructor(
     readonly nc: NatsConnection,
     readonly js: JetStreamClient,
@@ -190,7 +190,7 @@ after(async () => {
 async function setup(opts: Partial<MinionOptions> & { accept?: boolean } = {}) {
   const d = await Driver.start(nats.url);
   const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
-  const minion = new Minion({ nc, ns: d.s.ns, id: opts.id ?? "web1", keys: opts.keys ?? fastEphemeralKeys(), log: quiet, ...opts });
+  const minion = new Minion({ nc, ns: d.s.ns, id: opts.id ?? "web1", keys: opts.keys ?? ephemeralKeys(), log: quiet, ...opts });
   await minion.start();
   if (opts.accept !== false) {
     await d.setKey(minion.id, "accepted");
@@ -228,7 +228,7 @@ test("minion - an accepted minion runs a signed command and its signed return is
 
 test("minion - a command signed by another key is not run, is audited, and the minion stays up", async () => {
   const { d, minion } = await setup();
-  const forger = fastEphemeralKeys();
+  const forger = ephemeralKeys();
   const { jid: bad } = await d.publish({ fun: "test.ping" }, forger.sign);
   const a = await d.audit("bad_signature", (x) => x.detail?.jid === bad);
   assert.equal(a.actor, "web1");
@@ -355,7 +355,7 @@ test("minion - grains.get walks nested keys and falls back to a default", async 
 test("minion - glob, list, grain and pcre targets select only the minions they name", async () => {
   const d = await Driver.start(nats.url);
   const nc = await connect({ servers: nats.url });
-  const mk = (id: string, role: string) => new Minion({ nc, ns: d.s.ns, id, keys: fastEphemeralKeys(), log: quiet, staticGrains: { role } });
+  const mk = (id: string, role: string) => new Minion({ nc, ns: d.s.ns, id, keys: ephemeralKeys(), log: quiet, staticGrains: { role } });
   const web = mk("web1.example.com", "web");
   const db = mk("db1.example.com", "db");
   await Promise.all([web.start(), db.start()]);
@@ -402,14 +402,14 @@ test("minion - a rejected key runs nothing; accepting it later works", async () 
 test("minion - the master key is pinned at first contact and a different one is refused later", async () => {
   const pki = mkdtempSync(join(tmp, "pki-"));
   const pinFile = join(pki, "master.pub");
-  const keys = fastEphemeralKeys();
+  const keys = ephemeralKeys();
   const { d, minion } = await setup({ id: "pinner", pinFile, keys });
   assert.equal(readFileSync(pinFile, "utf8").trim(), d.master.sign.pub);
   assert.equal(statSync(pinFile).mode & 0o777, 0o600);
   await minion.stop();
 
   // A new master key appears (an impostor, or a master reinstalled without telling minions).
-  const impostor = fastEphemeralKeys();
+  const impostor = ephemeralKeys();
   await d.putMaster(impostor);
   const nc2 = await connect({ servers: nats.url });
   const again = new Minion({ nc: nc2, ns: d.s.ns, id: "pinner", keys, log: quiet, pinFile });
@@ -428,13 +428,13 @@ test("minion - the master key is pinned at first contact and a different one is 
 test("minion - master_finger refuses a master key with another fingerprint", async () => {
   const d = await Driver.start(nats.url);
   const nc = await connect({ servers: nats.url });
-  const m = new Minion({ nc, ns: d.s.ns, id: "fingered", keys: fastEphemeralKeys(), log: quiet, masterFinger: fingerprint(fastEphemeralKeys().sign.pub) });
+  const m = new Minion({ nc, ns: d.s.ns, id: "fingered", keys: ephemeralKeys(), log: quiet, masterFinger: fingerprint(ephemeralKeys().sign.pub) });
   cleanups.push(async () => { await m.stop(); await nc.close(); await d.close(); });
   await m.start();
   await d.setKey("fingered", "accepted");
   await d.audit("master_key_mismatch", (x) => x.actor === "fingered");
   assert.equal(m.accepted, false);
-  const ok = new Minion({ nc, ns: d.s.ns, id: "fingered2", keys: fastEphemeralKeys(), log: quiet, masterFinger: fingerprint(d.master.sign.pub).toUpperCase() });
+  const ok = new Minion({ nc, ns: d.s.ns, id: "fingered2", keys: ephemeralKeys(), log: quiet, masterFinger: fingerprint(d.master.sign.pub).toUpperCase() });
   cleanups.push(() => ok.stop());
   await ok.start();
   await d.setKey("fingered2", "accepted");
@@ -525,14 +525,14 @@ test("minion - a swarm of 200 identities starts, is accepted and answers", async
   await swarm.stop();
 });
 
-test("minion - ephemeralKeys and the swarm's fast keys are the same kind of key", async () => {
-  const { sign } = ephemeralKeys();
-  const fast = fastEphemeralKeys();
-  const { sign: s2, verify } = await import("../../contracts/sign.js");
-  const sig = s2(fast.sign, "a.b", new Uint8Array([1, 2, 3]));
-  verify(fast.sign.pub, "a.b", new Uint8Array([1, 2, 3]), sig);
-  assert.equal(fast.sign.pub.length, sign.pub.length);
+test("minion - keys derived by node:crypto are the keys tweetnacl derives", async () => {
   const nacl = (await import("tweetnacl")).default;
-  assert.equal(Buffer.from(nacl.sign.keyPair.fromSeed(fast.sign.seed).publicKey).toString("base64"), fast.sign.pub);
-  assert.equal(Buffer.from(nacl.box.keyPair.fromSecretKey(fast.boxSecret).publicKey).toString("base64"), fast.boxPub);
+  const { sign: s2, verify } = await import("../../contracts/sign.js");
+  for (let i = 0; i < 50; i++) {
+    const k = ephemeralKeys();
+    const sig = s2(k.sign, "a.b", new Uint8Array([1, 2, 3]));
+    verify(k.sign.pub, "a.b", new Uint8Array([1, 2, 3]), sig);
+    assert.equal(Buffer.from(nacl.sign.keyPair.fromSeed(k.sign.seed).publicKey).toString("base64"), k.sign.pub);
+    assert.equal(Buffer.from(nacl.box.keyPair.fromSecretKey(k.boxSecret).publicKey).toString("base64"), k.boxPub);
+  }
 });
