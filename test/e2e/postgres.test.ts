@@ -1,5 +1,5 @@
-// The same stack with the job cache on a real Postgres (DATABASE_URL): a user can query the
-// tables with SQL while the stack runs.
+// The same stack with the job cache on a real Postgres (DATABASE_URL) and an existing NATS
+// server (NATS_URL): a user can query the tables with SQL while the stack runs.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -8,20 +8,22 @@ import { join } from "node:path";
 import postgres from "postgres";
 import { cli, cliJson, startUp, stopUp } from "../helpers/cli.js";
 import { startPostgres } from "../helpers/postgres.js";
-import { freePort, waitFor } from "../helpers/ports.js";
+import { startNats } from "../helpers/nats.js";
+import { waitFor } from "../helpers/ports.js";
 import type { RunResult } from "../../cli/lib/run.js";
 
-test("e2e - natrium up with DATABASE_URL: jobs, job_returns, events and minions in Postgres", { timeout: 300_000 }, async () => {
+test("e2e - natrium up with DATABASE_URL and NATS_URL: jobs, job_returns, events and minions in Postgres", { timeout: 300_000 }, async () => {
   const work = mkdtempSync(join(tmpdir(), "natrium-e2e-pg-"));
-  const pg = await startPostgres();
-  const env: NodeJS.ProcessEnv = { ...process.env, NATRIUM_HOME: join(work, "home"), DATABASE_URL: pg.url };
-  delete env.NATS_URL;
+  const [pg, nats] = await Promise.all([startPostgres(), startNats()]);
+  const env: NodeJS.ProcessEnv = { ...process.env, NATRIUM_HOME: join(work, "home"), DATABASE_URL: pg.url, NATS_URL: nats.url };
   delete env.NATRIUM_NS;
   const opts = { cwd: work, env };
-  const up = await startUp(["--port", String(await freePort()), "--minions", "pg1,pg2"], opts);
+  const up = await startUp(["--ns", "pgstack", "--minions", "pg1,pg2"], opts);
   const sql = postgres(pg.url, { max: 1, onnotice: () => {} });
   try {
     assert.match(up.output(), /job cache \(Postgres \(DATABASE_URL\)\)/);
+    assert.ok(up.output().includes(`NATS with JetStream at ${nats.url}`), "uses the server NATS_URL names");
+    assert.doesNotMatch(up.output(), /nats-server will listen/);
     const { code, data } = await cliJson<RunResult>(["run", "*", "cmd.run", "echo from-sql"], opts);
     assert.equal(code, 0);
     const rows = await waitFor("returns in Postgres", async () => {
@@ -45,7 +47,7 @@ test("e2e - natrium up with DATABASE_URL: jobs, job_returns, events and minions 
   } finally {
     await sql.end();
     assert.equal(await stopUp(up.proc), 0);
-    await pg.stop();
+    await Promise.all([pg.stop(), nats.stop()]);
     rmSync(work, { recursive: true, force: true });
   }
 });
