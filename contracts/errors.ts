@@ -2,12 +2,24 @@
 // operator reading a log line) needs to fix the problem, and a stable `code` that survives
 // serialisation into a reply or an audit event.
 
+const BRAND = Symbol.for("natrium.error");
+
 export class NatriumError extends Error {
   readonly code: string;
   constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  /**
+   * `x instanceof NatriumError` holds for errors from any copy of this module: the bundled CLI
+   * and the daemons it imports each have their own. Subclasses keep the ordinary check.
+   */
+  static [Symbol.hasInstance](x: unknown): boolean {
+    if (this === NatriumError) return typeof x === "object" && x !== null && (x as Record<symbol, unknown>)[BRAND] === true;
+    return Function.prototype[Symbol.hasInstance].call(this, x);
   }
   /** The shape an error takes in a reply or an audit record. */
   toJSON(): { code: string; message: string } {

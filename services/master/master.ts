@@ -72,8 +72,11 @@ export class Master {
     this.subs.push(nc.subscribe(s.allJobRet, { callback: (_e, m) => this.tracker.onReturn(m) }));
 
     serve(nc, s.api("publish"), "master", async (req) => {
-      const { reply, job } = await publisher.publish(req);
-      this.tracker.track(job);
+      const { reply } = await publisher.publish(req, {
+        track: (job) => this.tracker.track(job),
+        untrack: (jid) => this.tracker.forget(jid),
+        published: (jid) => this.tracker.published(jid),
+      });
       return reply;
     }, log);
     serve(nc, s.api("ping"), "master", async () => ({

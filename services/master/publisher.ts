@@ -33,7 +33,14 @@ export class Publisher {
     private readonly log: Logger,
   ) {}
 
-  async publish(raw: unknown): Promise<{ reply: PublishReply; job: JobPublished }> {
+  /**
+   * `track` is called with the job before it is published and `untrack` when that attempt did
+   * not create it: a minion's return can arrive before JetStream's acknowledgement does.
+   */
+  async publish(
+    raw: unknown,
+    hooks: { track(job: JobPublished): void; untrack(jid: string): void; published(jid: string): void },
+  ): Promise<{ reply: PublishReply; job: JobPublished }> {
     const req = publishRequest.parse(raw);
     if (!FUN_RE.test(req.fun)) {
       throw new ValidationError("publish request", [{ path: "/fun", message: `"${req.fun}" is not a function name of the form module.function` }]);
@@ -63,8 +70,17 @@ export class Publisher {
         ret: req.ret ?? [],
       };
       const ev = seal(this.s.jobNew(jid), job, this.key);
-      const ack = await this.js.publish(ev.subject, ev.payload, { msgID: job.eid, headers: toHeaders(ev.headers), timeout: 5000 });
-      if (!ack.duplicate) {
+      hooks.track(job);
+      let ack;
+      try {
+        ack = await this.js.publish(ev.subject, ev.payload, { msgID: job.eid, headers: toHeaders(ev.headers), timeout: 5000 });
+      } catch (err) {
+        hooks.untrack(jid);
+        throw err;
+      }
+      if (ack.duplicate) hooks.untrack(jid);
+      else {
+        hooks.published(jid);
         this.log.info("job published", { jid, fun: job.fun, tgt: job.tgt, expected: minions.length, user: job.user });
         return { reply: { jid, minions, timeout, created: now }, job };
       }

@@ -49,7 +49,20 @@ export class JobTracker {
       timer: setTimeout(() => this.close(job.jid, "timeout"), Math.max(0, job.timeout * 1000)),
     };
     this.jobs.set(job.jid, t);
-    if (t.expected.size === 0) this.close(job.jid, "all_returned");
+  }
+
+  /** The job is in the stream: a job that expects nobody is done at once. */
+  published(jid: string): void {
+    const t = this.jobs.get(jid);
+    if (t && t.returned.size === t.expected.size) this.close(jid, "all_returned");
+  }
+
+  /** Drop a job that was not published after all (no done event). */
+  forget(jid: string): void {
+    const t = this.jobs.get(jid);
+    if (!t) return;
+    clearTimeout(t.timer);
+    this.jobs.delete(jid);
   }
 
   /** A message on the returns wildcard. Jobs of other masters are ignored cheaply by subject. */

@@ -124,7 +124,8 @@ test("e2e - natrium up, then the CLI runs jobs and reads history without flags",
       const list = await waitFor("the job in the job cache", async () => {
         const { data } = await cliJson<JobsReply>(["jobs", "list"], opts);
         const j = data.jobs.find((x) => x.jid === ran.jid);
-        return j && j.returned === 3 ? data : undefined;
+        // finished: the master's job.done is projected too (it closes the job when all returned)
+        return j && j.returned === 3 && j.finished ? data : undefined;
       });
       assert.equal(list.jobs[0].jid, ran.jid, "newest first");
       for (let i = 1; i < list.jobs.length; i++) assert.ok(list.jobs[i - 1].jid >= list.jobs[i].jid);
@@ -133,6 +134,8 @@ test("e2e - natrium up, then the CLI runs jobs and reads history without flags",
       assert.match(human.stdout, new RegExp(`${ran.jid}\\s+test.echo\\s+\\*\\s+\\S+\\s+3/3`));
       const { data: show } = await cliJson<JobReply>(["jobs", "show", ran.jid], opts);
       assert.equal(show.returns.length, 3);
+      assert.equal(show.done_reason, "all_returned");
+      assert.deepEqual(show.missing, []);
       for (const r of show.returns) {
         assert.equal(r.return, "history");
         assert.equal(r.success, true);
