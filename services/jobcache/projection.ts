@@ -184,7 +184,6 @@ function subjectMismatch(ns: string, subject: string, b: NatriumEvent): string |
   return undefined;
 }
 
-/** Add one accepted event's rows to `rows`; returns the key state after it. */
 /**
  * Check every message's signature against the key its Natrium-Signer header names, in parallel
  * on the thread pool. decide() still checks that this key is the one the event needs.
@@ -201,6 +200,11 @@ export async function preverify(msgs: readonly RawMessage[]): Promise<Set<number
   return ok;
 }
 
+/**
+ * Add one accepted event's rows to `rows` and return the key state after it. A key event
+ * updates `state.keys` in place: call it with a state whose map the caller owns (project()
+ * copies the map once per batch).
+ */
 export function evolve(rows: Rows, state: ProjectionState, seq: number, o: Opened): ProjectionState {
   const b = o.body;
   const ts = new Date(b.ts);
@@ -262,9 +266,10 @@ export function evolve(rows: Rows, state: ProjectionState, seq: number, o: Opene
       return state;
     case "key": {
       mergeMinion(rows, { id: b.id, keyState: b.state, pub: b.pub, boxPub: b.box_pub, finger: b.finger, keyChanged: ts });
-      const keys = new Map(state.keys);
-      keys.set(b.id, { state: b.state, pub: b.pub });
-      return { keys };
+      // project() hands evolve a key map owned by the batch: updated in place, not copied per
+      // key event (a copy each time was O(n^2) when thousands of minions joined in one batch).
+      (state.keys as Map<string, MinionKey>).set(b.id, { state: b.state, pub: b.pub });
+      return state;
     }
     case "minion.start":
       mergeMinion(rows, { id: b.id, version: b.version, host: b.host, firstSeen: ts, lastSeen: ts });
@@ -359,6 +364,7 @@ export function project(
   preverified?: ReadonlySet<number>,
 ): Projected {
   const rows = emptyRows();
+  state = { keys: new Map(state.keys) };
   const seen = new Set(known.eids);
   let lastSeq = 0;
   const ordered = [...msgs].sort((a, b) => a.seq - b.seq);
