@@ -16,7 +16,7 @@ export async function runMaster(opts: { config?: string; overrides?: Record<stri
     const nc = await connectBus({ url: cfg.nats_url, name: `natrium-master-${cfg.id}`, log, waitForServer: true });
     const master = new Master(nc, keys, {
       id: cfg.id, ns: cfg.ns, timeout: cfg.timeout, autoAccept: cfg.auto_accept, commandTtl: cfg.command_ttl,
-      streamMaxAgeHours: cfg.stream_max_age, replicas: cfg.stream_replicas,
+      streamMaxAgeHours: cfg.stream_max_age, replicas: cfg.stream_replicas, resumeWindowSec: cfg.resume_window,
     }, log);
     await master.start();
     return {

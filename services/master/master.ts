@@ -16,6 +16,7 @@ import { MinionRegistry } from "./registry.js";
 import { KeyKeeper } from "./keykeeper.js";
 import { Publisher } from "./publisher.js";
 import { JobTracker } from "./tracker.js";
+import { findOpenJobs } from "./recovery.js";
 
 export const VERSION = "0.1.0";
 
@@ -27,6 +28,8 @@ export interface MasterOptions {
   commandTtl: number;
   streamMaxAgeHours: number;
   replicas: number;
+  /** Seconds back to look for this master's open jobs at start; 0 = off. */
+  resumeWindowSec?: number;
 }
 
 export class MasterKeyConflictError extends NatriumError {
@@ -70,6 +73,11 @@ export class Master {
     // Returns are watched on a core subscription: every master sees every return and keeps only
     // its own jobs; a subscription made before the first publish cannot miss a return.
     this.subs.push(nc.subscribe(s.allJobRet, { callback: (_e, m) => this.tracker.onReturn(m) }));
+    if (this.o.resumeWindowSec) {
+      // After the subscription: a return that lands while the stream is read is seen either way.
+      const open = await findOpenJobs({ js, jsm, s, masterId: this.o.id, masterPub: this.keys.sign.pub, registry: this.registry, windowSec: this.o.resumeWindowSec, log, onOpen: (job) => this.tracker.track(job) });
+      for (const o of open) this.tracker.resume(o.job.jid, o.returned);
+    }
 
     serve(nc, s.api("publish"), "master", async (req) => {
       const { reply } = await publisher.publish(req, {

@@ -51,6 +51,20 @@ export class JobTracker {
     this.jobs.set(job.jid, t);
   }
 
+  /**
+   * A job published before this master (re)started, tracked (track()) before its returns were
+   * read from the stream: add those, and let its timeout run from its publication.
+   */
+  resume(jid: string, returned: string[]): void {
+    const t = this.jobs.get(jid);
+    if (!t) return; // closed meanwhile by returns that arrived live
+    for (const id of returned) t.returned.add(id);
+    clearTimeout(t.timer);
+    const left = t.job.ts + t.job.timeout * 1000 - Date.now();
+    if (t.returned.size === t.expected.size) this.close(jid, "all_returned");
+    else t.timer = setTimeout(() => this.close(jid, "timeout"), Math.max(0, left));
+  }
+
   /** The job is in the stream: a job that expects nobody is done at once. */
   published(jid: string): void {
     const t = this.jobs.get(jid);

@@ -128,3 +128,42 @@ test("master - accepts minions, tracks returns, closes jobs, refuses what it mus
     await nats.stop();
   }
 });
+
+test("master - a restarted master closes the jobs it left open, counting returns made while it was down", { timeout: 120_000 }, async () => {
+  const nats = await startNats();
+  const nc = await connect({ servers: nats.url });
+  const s = subjects(`r${randomBytes(4).toString("hex")}`);
+  const keys = ephemeralKeys();
+  const opts = { id: "master", ns: s.ns, timeout: 5, autoAccept: true, commandTtl: 60, streamMaxAgeHours: 0, replicas: 1, resumeWindowSec: 600 };
+  let master = new Master(nc, keys, opts, quiet);
+  try {
+    await master.start();
+    const web1 = await startMinion(nc, s, "web1");
+    const db1 = await startMinion(nc, s, "db1");
+    await waitFor("minions accepted", () => (master.registry.accepted("web1") && master.registry.accepted("db1") ? true : undefined));
+    const pub = (timeout: number) =>
+      request<PublishReply>(nc, s.api("publish"), { v: 1, tgt: "*", tgt_type: "glob", fun: "test.ping", arg: [], kwarg: {}, user: "t", timeout }, 5000);
+    const partial = await pub(3);
+    const complete = await pub(60);
+    await master.stop();
+
+    // While no master runs: one return for the first job, both for the second.
+    await publishEv(nc, s.jobRet(partial.jid, "web1"), ret(partial.jid, "web1"), web1);
+    await publishEv(nc, s.jobRet(complete.jid, "web1"), ret(complete.jid, "web1"), web1);
+    await publishEv(nc, s.jobRet(complete.jid, "db1"), ret(complete.jid, "db1"), db1);
+
+    master = new Master(nc, keys, opts, quiet);
+    await master.start();
+    const done2 = await nextDone(nc, s, complete.jid);
+    assert.equal(done2.reason, "all_returned", "closed at once although its timeout is 60 s");
+    assert.deepEqual(done2.returned, ["db1", "web1"]);
+    const done1 = await nextDone(nc, s, partial.jid);
+    assert.equal(done1.reason, "timeout");
+    assert.deepEqual(done1.returned, ["web1"]);
+    assert.deepEqual(done1.missing, ["db1"]);
+  } finally {
+    await master.stop();
+    await nc.close();
+    await nats.stop();
+  }
+});
