@@ -1,6 +1,5 @@
 import { Command } from "@oclif/core";
-import { NatriumError } from "../../contracts/errors.js";
-import { daemonFlags, daemonOverrides } from "../lib/daemon-flags.js";
+import { daemonFlags, runDaemon } from "../lib/daemon-flags.js";
 
 export default class JobcacheCmd extends Command {
   static summary = "Run the job cache daemon (projects the event stream into Postgres or PGlite) until SIGTERM";
@@ -10,11 +9,6 @@ export default class JobcacheCmd extends Command {
   async run(): Promise<void> {
     const { flags } = await this.parse(JobcacheCmd);
     const { runJobcache } = await import("../../services/jobcache/main.js");
-    try {
-      await runJobcache({ config: flags.config, overrides: daemonOverrides(flags) });
-    } catch (err) {
-      if (err instanceof NatriumError) this.error(err.message, { exit: 2 });
-      throw err;
-    }
+    await runDaemon(this, flags, runJobcache);
   }
 }

@@ -1,6 +1,5 @@
 import { Command, Flags } from "@oclif/core";
-import { NatriumError } from "../../contracts/errors.js";
-import { daemonFlags, daemonOverrides } from "../lib/daemon-flags.js";
+import { daemonFlags, runDaemon } from "../lib/daemon-flags.js";
 
 export default class MasterCmd extends Command {
   static summary = "Run the master daemon (API, key acceptance, job tracking) until SIGTERM";
@@ -10,11 +9,6 @@ export default class MasterCmd extends Command {
   async run(): Promise<void> {
     const { flags } = await this.parse(MasterCmd);
     const { runMaster } = await import("../../services/master/main.js");
-    try {
-      await runMaster({ config: flags.config, overrides: daemonOverrides(flags) });
-    } catch (err) {
-      if (err instanceof NatriumError) this.error(err.message, { exit: 2 });
-      throw err;
-    }
+    await runDaemon(this, flags, runMaster);
   }
 }

@@ -1,6 +1,5 @@
 import { Command, Flags } from "@oclif/core";
-import { NatriumError } from "../../contracts/errors.js";
-import { daemonFlags, daemonOverrides } from "../lib/daemon-flags.js";
+import { daemonFlags, runDaemon } from "../lib/daemon-flags.js";
 
 export default class MinionCmd extends Command {
   static summary = "Run a minion daemon (executes the master's signed commands) until SIGTERM";
@@ -10,11 +9,6 @@ export default class MinionCmd extends Command {
   async run(): Promise<void> {
     const { flags } = await this.parse(MinionCmd);
     const { runMinion } = await import("../../services/minion/main.js");
-    try {
-      await runMinion({ config: flags.config, overrides: daemonOverrides(flags) });
-    } catch (err) {
-      if (err instanceof NatriumError) this.error(err.message, { exit: 2 });
-      throw err;
-    }
+    await runDaemon(this, flags, runMinion);
   }
 }

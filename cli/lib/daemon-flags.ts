@@ -1,4 +1,5 @@
-import { Flags } from "@oclif/core";
+import { Command, Flags } from "@oclif/core";
+import { NatriumError } from "../../contracts/errors.js";
 
 /** Flags shared by the daemon commands (master, minion, jobcache); the config file is the main source. */
 export const daemonFlags = {
@@ -10,4 +11,18 @@ export const daemonFlags = {
 
 export function daemonOverrides(flags: { "log-level"?: string; ns?: string; "nats-url"?: string; id?: string }): Record<string, unknown> {
   return { log_level: flags["log-level"], ns: flags.ns, nats_url: flags["nats-url"], id: flags.id };
+}
+
+/** The daemon commands' body: run the service with the flags; a typed start error exits 2 with its message. */
+export async function runDaemon(
+  cmd: Command,
+  flags: Parameters<typeof daemonOverrides>[0] & { config?: string },
+  run: (opts: { config?: string; overrides: Record<string, unknown> }) => Promise<void>,
+): Promise<void> {
+  try {
+    await run({ config: flags.config, overrides: daemonOverrides(flags) });
+  } catch (err) {
+    if (err instanceof NatriumError) cmd.error(err.message, { exit: 2 });
+    throw err;
+  }
 }
