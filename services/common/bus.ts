@@ -106,11 +106,6 @@ export async function ensureBuckets(nc: NatsConnection, s: Subjects, replicas = 
   return { keys, minions };
 }
 
-export async function openBuckets(nc: NatsConnection, s: Subjects): Promise<Buckets> {
-  const kvm = new Kvm(nc);
-  return { keys: await kvm.open(s.keysBucket), minions: await kvm.open(s.minionsBucket) };
-}
-
 export function toHeaders(h: Record<string, string>): MsgHdrs {
   const out = natsHeaders();
   for (const [k, v] of Object.entries(h)) out.set(k, v);
