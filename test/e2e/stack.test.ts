@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
-import { cli, cliJson, startUp, stopUp } from "../helpers/cli.js";
+import { spawnSync } from "node:child_process";
+import { BIN, cli, cliJson, startUp, stopUp } from "../helpers/cli.js";
 import { toHeaders } from "../../services/common/bus.js";
 import { subjects } from "../../contracts/subjects.js";
 import { freePort, waitFor } from "../helpers/ports.js";
@@ -49,6 +50,16 @@ test("e2e - natrium up, then the CLI runs jobs and reads history without flags",
       assert.deepEqual(data.minions, ["db1", "web1", "web2"]);
       for (const id of data.minions) assert.equal(data.returns[id].return, true);
       assert.deepEqual(data.missing, []);
+    });
+
+    await t.test("on a terminal: a live progress line, then each answer as it arrives", async (st) => {
+      // util-linux `script` gives the CLI a pseudo-terminal, as a user's shell would.
+      if (spawnSync("script", ["--version"]).status !== 0) return st.skip("no `script` command to make a terminal");
+      const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} run '*' test.sleep 1`;
+      const r = spawnSync("script", ["-qec", cmd, "/dev/null"], { cwd: work, env: cleanEnv, encoding: "utf8", timeout: 60_000 });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /\[0\/3 returned, \d+\.\ds\]/, "progress while waiting");
+      for (const id of ["web1", "web2", "db1"]) assert.match(r.stdout, new RegExp(`${id}: True`));
     });
 
     await t.test("glob target with cmd.run", async () => {
