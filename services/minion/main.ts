@@ -13,24 +13,17 @@ export async function runMinion(opts: RunMinionOptions = {}): Promise<void> {
   return daemon.runMinion(opts);
 }
 
-const USAGE = "usage: node dist/services/minion/main.js [--config FILE] [--id ID] [--log-level trace|debug|info|warning|error|quiet]\n";
+const USAGE = "usage: node dist/services/minion/main.js [--config FILE] [--id ID] [--ns NS] [--nats-url URL] [--log-level trace|debug|info|warning|error|quiet]\n";
 
 async function main(): Promise<void> {
-  const { parseArgs } = await import("node:util");
-  const { values } = parseArgs({
-    options: {
-      config: { type: "string", short: "c" },
-      id: { type: "string" },
-      "log-level": { type: "string", short: "l" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-  });
-  if (values.help) {
+  const argv = process.argv.slice(2);
+  if (argv.includes("-h") || argv.includes("--help")) {
     process.stdout.write(USAGE);
     return;
   }
-  await runMinion({ config: values.config, overrides: { id: values.id, log_level: values["log-level"] } });
+  // The same flags as every daemon (services/common/daemon.ts).
+  const { daemonArgs } = await import("../common/daemon.js");
+  await runMinion(daemonArgs(argv));
 }
 
 const { pathToFileURL } = await import("node:url");
@@ -43,8 +36,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
       // NatriumError messages are written for users; anything else is a bug, so the stack helps.
       const known = typeof err?.code === "string";
       process.stderr.write(`natrium minion: ${known ? err.message : (err?.stack ?? String(err))}\n`);
-      if (!known) process.stderr.write(USAGE);
-      process.exit(err?.code === "bad_config" ? 2 : 1);
+      if (!known || err.code?.startsWith("ERR_PARSE_ARGS")) process.stderr.write(USAGE);
+      process.exit(err?.code === "bad_config" || err?.code?.startsWith("ERR_PARSE_ARGS") ? 2 : 1);
     },
   );
 }
