@@ -6,12 +6,15 @@ export const TargetTypes = ["glob", "list", "grain", "pcre"] as const;
 export const TargetType = Type.Union(TargetTypes.map((t) => Type.Literal(t)));
 export type TargetType = (typeof TargetTypes)[number];
 
+/** A function name as a job names it: `module.function`. */
+export const FUN_PATTERN = "^[A-Za-z_][A-Za-z0-9_]*\\.[A-Za-z_][A-Za-z0-9_]*$";
+
 /** `{ns}.job.{jid}.new`, published by the master: the command, signed by the master key. */
 export const JobPublished = event(
   "job.new",
   {
     jid: Jid,
-    fun: Type.String({ pattern: "^[A-Za-z_][A-Za-z0-9_]*\\.[A-Za-z_][A-Za-z0-9_]*$", maxLength: 200 }),
+    fun: Type.String({ pattern: FUN_PATTERN, maxLength: 200 }),
     arg: Type.Array(Type.Unknown(), { maxItems: 10_000 }),
     kwarg: Type.Record(Type.String(), Type.Unknown()),
     tgt: Type.Union([Type.String({ maxLength: 65536 }), Type.Array(MinionId, { maxItems: 100_000 })]),

@@ -7,7 +7,7 @@ import { seal } from "../../contracts/message.js";
 import { eventIds } from "../../contracts/ids.js";
 import { newJid } from "../../contracts/jid.js";
 import { NatriumError, ValidationError } from "../../contracts/errors.js";
-import type { JobPublished } from "../../contracts/events/job.js";
+import { FUN_PATTERN, type JobPublished } from "../../contracts/events/job.js";
 import type { SigningKey } from "../../contracts/sign.js";
 import type { Subjects } from "../../contracts/subjects.js";
 import { toHeaders } from "../common/bus.js";
@@ -15,7 +15,7 @@ import { checkTarget } from "../common/target.js";
 import type { Logger } from "../common/log.js";
 import type { MinionRegistry } from "./registry.js";
 
-const FUN_RE = /^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$/;
+const FUN_RE = new RegExp(FUN_PATTERN);
 
 export interface PublisherOptions {
   masterId: string;
