@@ -28,7 +28,7 @@ import type { Subjects } from "../../contracts/subjects.js";
 import { NatriumError } from "../../contracts/errors.js";
 import { sleep } from "../common/bus.js";
 import type { Logger } from "../common/log.js";
-import { emptyState, preverify, project, refusalRow, AuditKinds, emptyRows, type ProjectionState, type RawMessage, type Trust } from "./projection.js";
+import { emptyState, needsEidLookup, preverify, project, refusalRow, AuditKinds, emptyRows, type ProjectionState, type RawMessage, type Trust } from "./projection.js";
 import { alreadyProjected, loadState, truncateAll, writeRows } from "./writer.js";
 import { describe, isDataError, type Store } from "./store.js";
 import type { MasterKey } from "./trust.js";
@@ -338,7 +338,10 @@ export class Projector {
 
   private async write(raws: RawMessage[], verifiedP: Promise<Set<number>>): Promise<void> {
     const db = this.o.store.db;
-    const eids = raws.map((r) => r.headers?.get(H.msgId)).filter((e): e is string => !!e);
+    const eids = raws
+      .filter((r) => needsEidLookup(r.headers?.get(H.type)))
+      .map((r) => r.headers?.get(H.msgId))
+      .filter((e): e is string => !!e);
     // Rows beyond the cursor exist only if the cursor was wound back; otherwise skip that query.
     const maybeDone = raws.filter((r) => r.seq <= this.maxRowSeq).map((r) => r.seq);
     const [known, verified] = await Promise.all([alreadyProjected(db, maybeDone, eids), verifiedP]);

@@ -343,6 +343,19 @@ export interface Projected {
   lastSeq: number;
 }
 
+/**
+ * Event types whose rows the tables' own keys keep to the first occurrence (events.eid,
+ * job_returns (jid, minion), jobs.jid, and the job.done update that only fills an open job):
+ * a re-published one changes nothing, so the writer need not look their ids up. Key, minion
+ * and audit events would overwrite or add rows, so theirs are looked up (Known.eids).
+ */
+const SELF_DEDUPING: ReadonlySet<string> = new Set(["job.ret", "job.new", "job.done"]);
+
+/** Whether a message's event id must be looked up before projecting it (by its type header). */
+export function needsEidLookup(type: string | undefined): boolean {
+  return !type || !SELF_DEDUPING.has(type);
+}
+
 /** What the tables already hold; see writer.alreadyProjected. */
 export interface Known {
   /** Stream sequences already projected (delivered again): skipped outright. */

@@ -20,8 +20,8 @@ import { execFileSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import postgres from "postgres";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
-import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { createInbox, headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
 import { startNats, NATS_BIN, type NatsServer } from "../helpers/nats.js";
 import { startPostgres, pgBinDir, type PgServer } from "../helpers/postgres.js";
 import { ROOT, BIN } from "../helpers/cli.js";
@@ -89,6 +89,8 @@ interface Stack {
   dir: string;
   master: Daemon;
   jobcache?: Daemon;
+  /** Start the job cache again (after stopping it), with the same config. */
+  startJobcache?: () => Daemon;
   sql?: postgres.Sql;
   masterKeyFile: string;
 }
@@ -110,6 +112,7 @@ async function openStack(base: Base, ns: string): Promise<Stack> {
   }, 30_000, 100);
 
   let jobcache: Daemon | undefined;
+  let startJobcache: (() => Daemon) | undefined;
   let sql: postgres.Sql | undefined;
   if (base.pg && base.admin && fileExists(JOBCACHE_JS)) {
     const db = ns.replace(/-/g, "_");
@@ -117,8 +120,12 @@ async function openStack(base: Base, ns: string): Promise<Stack> {
     const url = base.pg.url.replace(/\/postgres$/, `/${db}`);
     // BENCH_CPU_PROF=DIR: the job cache writes a V8 CPU profile there when it stops.
     const prof = env.BENCH_CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", env.BENCH_CPU_PROF] : [];
-    jobcache = spawnDaemon("jobcache", JOBCACHE_JS, writeYaml(join(dir, "jobcache.yaml"), { ...common, data_dir: join(dir, "jobcache"), database_url: url }), {}, prof);
-    cleanup.add(`jobcache ${ns}`, () => jobcache!.stop());
+    // BENCH_JOBCACHE_LOG=FILE: the job cache logs at trace level (a line per batch) into FILE.
+    const traceLog = env.BENCH_JOBCACHE_LOG ? { log_level: "trace" } : {};
+    const jobcacheYaml = writeYaml(join(dir, "jobcache.yaml"), { ...common, ...traceLog, data_dir: join(dir, "jobcache"), database_url: url });
+    startJobcache = () => (jobcache = spawnDaemon("jobcache", JOBCACHE_JS, jobcacheYaml, {}, prof, env.BENCH_JOBCACHE_LOG));
+    startJobcache();
+    cleanup.add(`jobcache ${ns}`, () => jobcache?.stop());
     sql = postgres(url, { max: 2, onnotice: () => {} });
     cleanup.add(`sql ${ns}`, () => sql!.end({ timeout: 2 }));
     const jsm = await jetstreamManager(base.nc);
@@ -129,7 +136,7 @@ async function openStack(base: Base, ns: string): Promise<Stack> {
       return true;
     }, 60_000, 200);
   }
-  return { ns, s, dir, master, jobcache, sql, masterKeyFile: join(dir, "master", "pki", "master.sign") };
+  return { ns, s, dir, master, jobcache, startJobcache, sql, masterKeyFile: join(dir, "master", "pki", "master.sign") };
 }
 
 async function countReturns(sql: postgres.Sql, jid: string): Promise<number> {
@@ -409,26 +416,43 @@ function outgoing(ev: Sealed): Outgoing {
   return { subject: ev.subject, payload: ev.payload, id: ev.headers[H.msgId], h, sealed: ev };
 }
 
-/** Publish with up to `window` JetStream publishes awaiting their acks; resolves on the last ack. */
-function publishAll(js: JetStreamClient, items: Outgoing[], window: number): Promise<void> {
+/**
+ * Publish with up to `window` messages awaiting their JetStream ack; resolves on the last ack.
+ * Core publishes with a reply inbox, the acks counted here: to the server exactly what many
+ * minions each doing js.publish look like, at a fraction of js.publish's client CPU per message
+ * (MEASURED.md). The publisher stands in for minions on other machines, so the less of this
+ * machine's two cores it takes, the closer the figure is to the services' own.
+ */
+function publishAll(nc: NatsConnection, items: Outgoing[], window: number, timeoutMs = 120_000): Promise<void> {
   return new Promise((resolve, reject) => {
+    if (!items.length) return resolve();
+    const inbox = createInbox();
     let next = 0;
     let acked = 0;
-    let failed = false;
-    if (!items.length) return resolve();
+    let settled = false;
+    const finish = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      sub.unsubscribe();
+      if (err) reject(err);
+      else resolve();
+    };
+    const timer = setTimeout(() => finish(new Error(`only ${acked}/${items.length} publishes acknowledged after ${timeoutMs} ms`)), timeoutMs);
+    const sub = nc.subscribe(`${inbox}.*`, {
+      callback: (err, m) => {
+        if (err) return finish(err);
+        const ack = m.json<{ error?: { description?: string } }>();
+        if (ack.error) return finish(new Error(`JetStream refused a publish: ${ack.error.description ?? JSON.stringify(ack.error)}`));
+        if (++acked === items.length) finish();
+        else pump();
+      },
+    });
     const pump = () => {
-      while (!failed && next < items.length && next - acked < window) {
-        const it = items[next++];
-        js.publish(it.subject, it.payload, { msgID: it.id, headers: it.h, timeout: 60_000 }).then(
-          () => {
-            if (++acked === items.length) resolve();
-            else pump();
-          },
-          (err) => {
-            failed = true;
-            reject(err);
-          },
-        );
+      while (next < items.length && next - acked < window) {
+        const i = next++;
+        const it = items[i];
+        nc.publish(it.subject, it.payload, { reply: `${inbox}.${i}`, headers: it.h });
       }
     };
     pump();
@@ -442,9 +466,15 @@ function fastKey(): SigningKey {
   return signingKeyFromSeed(new Uint8Array(d));
 }
 
+interface Round {
+  jids: string[];
+  rets: Outgoing[];
+  signPerS: number;
+}
+
 async function benchReturns(base: Base): Promise<Record<string, unknown>> {
   const st = await openStack(base, "bret");
-  if (!st.sql || !st.jobcache) throw new Error("the job cache is not built (dist/services/jobcache/main.js) or Postgres is missing");
+  if (!st.sql || !st.jobcache || !st.startJobcache) throw new Error("the job cache is not built (dist/services/jobcache/main.js) or Postgres is missing");
   const sql = st.sql;
   const s = st.s;
   const masterKey = signingKeyFromSeed(new Uint8Array(Buffer.from(readFileSync(st.masterKeyFile, "utf8").trim(), "base64")));
@@ -453,107 +483,157 @@ async function benchReturns(base: Base): Promise<Record<string, unknown>> {
   const total = J * K;
   const nc = await connectBus({ url: base.nats.url, name: "natrium-bench-publisher" });
   cleanup.add("publisher connection", () => nc.close());
-  const js = jetstream(nc);
 
-  // Setup (not timed): K minion keys accepted by master-signed key events, J jobs published.
-  log(`  setup: ${K} minion keys, ${J} jobs`);
+  // Setup (not timed): K minion keys accepted by master-signed key events.
+  log(`  setup: ${K} minion keys`);
   const ids = Array.from({ length: K }, (_, i) => `ret-${i + 1}`);
   const keys: SigningKey[] = [];
   for (let i = 0; i < K; i++) keys.push(fastKey());
   const now = Date.now();
-  const setup: Outgoing[] = ids.map((id, i) => {
-    const ev: KeyChanged = { v: 1, type: "key", eid: eventIds.unique("key"), ts: now, id, state: "accepted", pub: keys[i].pub, finger: fingerprint(keys[i].pub), by: "bench" };
-    return outgoing(seal(s.key(id, "accepted"), ev, masterKey));
-  });
-  const jids: string[] = [];
-  for (let j = 0; j < J; j++) {
-    const jid = newJid();
-    jids.push(jid);
-    const ev: JobPublished = {
-      v: 1, type: "job.new", eid: eventIds.jobNew(jid), ts: Date.now(), jid, fun: "test.ping", arg: [], kwarg: {}, tgt: "ret-*", tgt_type: "glob",
-      user: "bench", master: "master", minions: ids, timeout: 3600, expires: Date.now() + 3_600_000, ret: [],
-    };
-    setup.push(outgoing(seal(s.jobNew(jid), ev, masterKey)));
-  }
-  await publishAll(js, setup, CFG.publish_window);
-  await waitUntil("bench keys and jobs in Postgres", async () => {
+  await publishAll(
+    nc,
+    ids.map((id, i) => {
+      const ev: KeyChanged = { v: 1, type: "key", eid: eventIds.unique("key"), ts: now, id, state: "accepted", pub: keys[i].pub, finger: fingerprint(keys[i].pub), by: "bench" };
+      return outgoing(seal(s.key(id, "accepted"), ev, masterKey));
+    }),
+    CFG.publish_window,
+  );
+  await waitUntil("bench keys in Postgres", async () => {
     const [a] = await sql`select count(*)::int as n from minions where key_state = 'accepted'`;
-    const [b] = await sql`select count(*)::int as n from jobs where jid = any(${jids})`;
-    return a.n >= K && b.n >= J;
+    return a.n >= K;
   }, 180_000, 200);
 
-  // Pre-sign every return, so the timed part is transport + job cache only.
-  log(`  signing ${total} returns`);
-  const tSign = performance.now();
-  const rets: Outgoing[] = [];
-  for (const jid of jids) {
-    for (let i = 0; i < K; i++) {
-      const t = Date.now();
-      const ev: JobReturned = {
-        v: 1, type: "job.ret", eid: eventIds.jobRet(jid, ids[i]), ts: t, jid, id: ids[i], fun: "test.ping", fun_args: [], return: true,
-        retcode: 0, success: true, start: t, end: t, duration_ms: 0.2,
+  // A round (not timed): J jobs published and projected, then K × J returns signed in advance,
+  // so the timed part is transport and job cache only.
+  const round = async (): Promise<Round> => {
+    const jids = Array.from({ length: J }, () => newJid());
+    const jobsOut = jids.map((jid) => {
+      const ev: JobPublished = {
+        v: 1, type: "job.new", eid: eventIds.jobNew(jid), ts: Date.now(), jid, fun: "test.ping", arg: [], kwarg: {}, tgt: "ret-*", tgt_type: "glob",
+        user: "bench", master: "master", minions: ids, timeout: 3600, expires: Date.now() + 3_600_000, ret: [],
       };
-      rets.push(outgoing(seal(s.jobRet(jid, ids[i]), ev, keys[i])));
+      return outgoing(seal(s.jobNew(jid), ev, masterKey));
+    });
+    await publishAll(nc, jobsOut, CFG.publish_window);
+    await waitUntil("bench jobs in Postgres", async () => {
+      const [b] = await sql`select count(*)::int as n from jobs where jid = any(${jids})`;
+      return b.n >= J;
+    }, 180_000, 200);
+    log(`  signing ${total} returns`);
+    const tSign = performance.now();
+    const rets: Outgoing[] = [];
+    for (const jid of jids) {
+      for (let i = 0; i < K; i++) {
+        const t = Date.now();
+        const ev: JobReturned = {
+          v: 1, type: "job.ret", eid: eventIds.jobRet(jid, ids[i]), ts: t, jid, id: ids[i], fun: "test.ping", fun_args: [], return: true,
+          retcode: 0, success: true, start: t, end: t, duration_ms: 0.2,
+        };
+        rets.push(outgoing(seal(s.jobRet(jid, ids[i]), ev, keys[i])));
+      }
     }
-  }
-  const signPerS = total / ((performance.now() - tSign) / 1000);
-  const auditBefore = (await sql`select count(*)::int as n from audit`)[0].n as number;
-
-  // Timed: publish as fast as JetStream acks, and until the job cache has them all.
+    return { jids, rets, signPerS: total / ((performance.now() - tSign) / 1000) };
+  };
+  const countIn = async (jids: string[]) => ((await sql`select count(*)::int as n from job_returns where jid = any(${jids})`)[0].n as number);
   const procs = {
-    jobcache: () => cpuSec(st.jobcache!.pid),
+    jobcache: () => (st.jobcache?.alive() ? cpuSec(st.jobcache.pid) : 0),
     postgres: () => treeCpuSec(base.pg!.proc.pid!),
     nats_server: () => cpuSec(base.nats.proc.pid!),
     master: () => cpuSec(st.master.pid),
     bench_publisher: () => process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
   };
-  const cpu0 = Object.fromEntries(Object.entries(procs).map(([k, f]) => [k, f()]));
-  log(`  publishing ${total} signed returns`);
+  const cpuNow = () => Object.fromEntries(Object.entries(procs).map(([k, f]) => [k, f()]));
+  const cpuShare = (a: Record<string, number>, b: Record<string, number>, secs: number) =>
+    Object.fromEntries(Object.keys(a).map((k) => [k, +((b[k] - a[k]) / secs).toFixed(2)]));
+
+  // 1. Sustained: publish as fast as JetStream acks while the job cache consumes; timed until
+  //    the job cache has them all.
+  const r1 = await round();
+  const auditBefore = (await sql`select count(*)::int as n from audit`)[0].n as number;
+  const cpu0 = cpuNow();
+  log(`  sustained: publishing ${total} signed returns while the job cache consumes`);
   const t0 = performance.now();
-  await publishAll(js, rets, CFG.publish_window);
+  await publishAll(nc, r1.rets, CFG.publish_window);
   const tPub = performance.now();
-  const cpuPub = Object.fromEntries(Object.entries(procs).map(([k, f]) => [k, f()]));
-  let inPgAtPub = 0;
+  const cpuPub = cpuNow();
+  let inPgAtPub = -1;
   let n = 0;
   const deadline = Date.now() + 600_000;
-  let first = true;
   for (;;) {
-    const [r] = await sql`select count(*)::int as n from job_returns where jid = any(${jids})`;
-    n = r.n;
-    if (first) {
-      inPgAtPub = n;
-      first = false;
-    }
+    n = await countIn(r1.jids);
+    if (inPgAtPub < 0) inPgAtPub = n;
     if (n >= total || Date.now() > deadline) break;
     await sleep(50);
   }
   const tEnd = performance.now();
-  const cpu1 = Object.fromEntries(Object.entries(procs).map(([k, f]) => [k, f()]));
-  const auditAfter = (await sql`select count(*)::int as n from audit`)[0].n as number;
+  const cpu1 = cpuNow();
   const wallS = (tEnd - t0) / 1000;
-  const cpuShare = (a: Record<string, number>, b: Record<string, number>, secs: number) =>
-    Object.fromEntries(Object.keys(a).map((k) => [k, +((b[k] - a[k]) / secs).toFixed(2)]));
+
+  // 2. Catch-up: the job cache is stopped while the returns are published, then started: how
+  //    fast it works through a backlog with the machine to itself (what it does after an outage
+  //    or a burst, and its capacity without the publisher's share of the two cores).
+  const r2 = await round();
+  await st.jobcache.stop();
+  log(`  catch-up: publishing ${total} signed returns with the job cache stopped`);
+  const tp0 = performance.now();
+  await publishAll(nc, r2.rets, CFG.publish_window);
+  const publishAloneS = (performance.now() - tp0) / 1000;
+  const c0 = cpuNow();
+  const tc0 = performance.now();
+  st.jobcache = st.startJobcache();
+  let tFirst = 0;
+  let nFirst = 0;
+  let n2 = 0;
+  const deadline2 = Date.now() + 600_000;
+  for (;;) {
+    n2 = await countIn(r2.jids);
+    if (!tFirst && n2 > 0) {
+      tFirst = performance.now();
+      nFirst = n2;
+    }
+    if (n2 >= total || Date.now() > deadline2) break;
+    if (!st.jobcache.alive()) throw new Error(`job cache exited: ${st.jobcache.stderr()}`);
+    await sleep(20);
+  }
+  const tc1 = performance.now();
+  const c1 = cpuNow();
+  const auditAfter = (await sql`select count(*)::int as n from audit`)[0].n as number;
+  const catchUpS = (tc1 - tFirst) / 1000;
 
   // Where the job cache's time goes: its pure projection (decode, validate, verify, rows) on
   // this process's one thread, with the same messages.
-  const profile = await profileProjection(rets.slice(0, Math.min(20_000, rets.length)), ids, keys, masterKey.pub, s.ns);
+  const profile = await profileProjection(r1.rets.slice(0, Math.min(20_000, r1.rets.length)), ids, keys, masterKey.pub, s.ns);
 
   return {
-    how: "pre-signed job.ret events (K minions × J jobs; keys accepted by master-signed key events, jobs by job.new, both projected before timing) published with async js.publish, window " + CFG.publish_window + "; timed until count(*) in job_returns reaches the total",
+    how:
+      "pre-signed job.ret events (K minions × J jobs; keys accepted by master-signed key events, jobs by job.new, both projected before timing), published as core publishes to the stream with a reply inbox, acks counted, window " +
+      CFG.publish_window +
+      ". sustained: published while the job cache consumes, timed until count(*) in job_returns reaches the total. catch_up: published with the job cache stopped, then the job cache started; rate from its first row to the last",
     returns: total,
     minions: K,
     jobs: J,
-    sign_per_s_bench: Math.round(signPerS),
-    publish_s: +((tPub - t0) / 1000).toFixed(2),
-    publish_per_s: Math.round(total / ((tPub - t0) / 1000)),
-    in_postgres_when_publish_done: inPgAtPub,
-    end_to_end_s: +wallS.toFixed(2),
-    in_postgres: n,
-    all_in_postgres: n >= total,
-    returns_per_s_verified_projected: Math.round(n / wallS),
+    sign_per_s_bench: Math.round(r1.signPerS),
+    sustained: {
+      publish_s: +((tPub - t0) / 1000).toFixed(2),
+      publish_per_s: Math.round(total / ((tPub - t0) / 1000)),
+      in_postgres_when_publish_done: inPgAtPub,
+      end_to_end_s: +wallS.toFixed(2),
+      in_postgres: n,
+      all_in_postgres: n >= total,
+      returns_per_s_verified_projected: Math.round(n / wallS),
+      cpu_cores_used_while_publishing: cpuShare(cpu0, cpuPub, (tPub - t0) / 1000),
+      cpu_cores_used_overall: cpuShare(cpu0, cpu1, wallS),
+    },
+    catch_up: {
+      publish_alone_per_s: Math.round(total / publishAloneS),
+      start_to_first_row_s: +((tFirst - tc0) / 1000).toFixed(2),
+      first_to_last_row_s: +catchUpS.toFixed(2),
+      in_postgres: n2,
+      all_in_postgres: n2 >= total,
+      returns_per_s_verified_projected: Math.round((n2 - nFirst) / catchUpS),
+      cpu_cores_used: cpuShare(c0, c1, (tc1 - tc0) / 1000),
+    },
     refused_by_job_cache: auditAfter - auditBefore,
-    cpu_cores_used_while_publishing: cpuShare(cpu0, cpuPub, (tPub - t0) / 1000),
-    cpu_cores_used_overall: cpuShare(cpu0, cpu1, wallS),
     jobcache_rss_mb_after: rssMb(st.jobcache.pid),
     projection_profile: profile,
   };
@@ -613,7 +693,8 @@ function verdicts(results: Record<string, unknown>): Record<string, unknown> {
   const cli100 = get(results, "real_minions", "sizes", 100, "cli_wall_s", "median") as number | undefined;
   const rss = (get(results, "real_minions", "sizes", Math.max(...CFG.real_minions), "memory", "minion_rss_mb", "median") ?? get(results, "real_minions", "sizes", CFG.real_minions[0], "memory", "minion_rss_mb", "median")) as number | undefined;
   const pg1000 = get(results, "swarm", "sizes", 1000, "dispatch_to_all_in_postgres_ms", "median") as number | undefined;
-  const rps = get(results, "returns", "returns_per_s_verified_projected") as number | undefined;
+  const rps = get(results, "returns", "sustained", "returns_per_s_verified_projected") as number | undefined;
+  const catchUp = get(results, "returns", "catch_up", "returns_per_s_verified_projected") as number | undefined;
   const v = (value: number | undefined, target: number, le: boolean, salt?: string) => ({
     value: value ?? null,
     target,
@@ -624,7 +705,9 @@ function verdicts(results: Record<string, unknown>): Record<string, unknown> {
     cli_100_real_minions_wall_s: v(cli100, TARGETS.cli_100_real_minions_wall_s, true, "6.24 s"),
     minion_idle_rss_mb: v(rss, TARGETS.minion_idle_rss_mb, true, "~106 MB"),
     swarm_1000_all_in_postgres_s: v(pg1000 === undefined ? undefined : +(pg1000 / 1000).toFixed(3), TARGETS.swarm_1000_all_in_postgres_s, true),
-    returns_per_s_verified_projected: v(rps, TARGETS.returns_per_s_verified_projected, false, "~10–16/s"),
+    // The target is judged on the sustained figure (publisher on the same two cores); the
+    // catch-up rate is the job cache with the machine to itself, shown beside it.
+    returns_per_s_verified_projected: { ...v(rps, TARGETS.returns_per_s_verified_projected, false, "~10–16/s"), catch_up_value: catchUp ?? null },
   };
 }
 

@@ -2,7 +2,7 @@
 // daemons spawned as real processes with YAML configs, and /proc readings (RSS, CPU time).
 
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { stringify } from "yaml";
 
 export function log(msg: string): void {
@@ -62,7 +62,7 @@ export interface Daemon {
 }
 
 /** `node <script> --config <file>` as a child process (no shell: pid is node's own). */
-export function spawnDaemon(name: string, script: string, config: string, env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Daemon {
+export function spawnDaemon(name: string, script: string, config: string, env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = [], logFile?: string): Daemon {
   const proc = spawn(process.execPath, [...nodeArgs, script, "--config", config], {
     stdio: ["ignore", "ignore", "pipe"],
     env: { ...process.env, NATS_URL: "", DATABASE_URL: "", ...env },
@@ -70,6 +70,7 @@ export function spawnDaemon(name: string, script: string, config: string, env: N
   let err = "";
   proc.stderr!.on("data", (d) => {
     err = (err + d).slice(-4000);
+    if (logFile) appendFileSync(logFile, d);
   });
   const d: Daemon = {
     name,
