@@ -6,10 +6,16 @@ import EventsTail from "./commands/events/tail.js";
 import JobcacheCmd from "./commands/jobcache.js";
 import JobsList from "./commands/jobs/list.js";
 import JobsShow from "./commands/jobs/show.js";
+import KeysAccept from "./commands/keys/accept.js";
+import KeysDelete from "./commands/keys/delete.js";
+import KeysFinger from "./commands/keys/finger.js";
+import KeysList from "./commands/keys/list.js";
+import KeysReject from "./commands/keys/reject.js";
 import MasterCmd from "./commands/master.js";
 import MinionCmd from "./commands/minion.js";
 import Run from "./commands/run.js";
 import Up from "./commands/up.js";
+import UserKeygen from "./commands/user/keygen.js";
 
 export const COMMANDS = {
   "cache:rebuild": CacheRebuild,
@@ -17,8 +23,14 @@ export const COMMANDS = {
   jobcache: JobcacheCmd,
   "jobs:list": JobsList,
   "jobs:show": JobsShow,
+  "keys:accept": KeysAccept,
+  "keys:delete": KeysDelete,
+  "keys:finger": KeysFinger,
+  "keys:list": KeysList,
+  "keys:reject": KeysReject,
   master: MasterCmd,
   minion: MinionCmd,
   run: Run,
   up: Up,
+  "user:keygen": UserKeygen,
 };

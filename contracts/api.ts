@@ -1,10 +1,13 @@
 // Request/reply messages on `{ns}.api.*` (CLI -> master) and `{ns}.cache.*` (CLI -> job cache).
-// Replies are msgpack; an error reply carries the Natrium-Error header and an ErrorReply body.
+// Requests to the master (but ping) travel signed, as the `body` of a SignedRequest
+// (request.ts): the job's user is who signed, never a field a client fills in. Replies are
+// msgpack; an error reply carries the Natrium-Error header and an ErrorReply body.
 // These types are also the CLI's `--json` output, so a script sees exactly what travelled.
 
 import { Type, type Static } from "@sinclair/typebox";
 import { validator } from "./schema.js";
-import { Jid, Millis, MinionId } from "./events/common.js";
+import { Jid, Millis, MinionId, PublicKey } from "./events/common.js";
+import { KeyStates } from "./subjects.js";
 import { TargetType } from "./events/job.js";
 
 export const ErrorReply = Type.Object({ code: Type.String(), message: Type.String() });
@@ -20,7 +23,6 @@ export const PublishRequest = Type.Object(
     arg: Type.Array(Type.Unknown(), { maxItems: 10_000 }),
     kwarg: Type.Record(Type.String(), Type.Unknown()),
     timeout: Type.Optional(Type.Number({ minimum: 0, maximum: 86_400 })),
-    user: Type.String({ maxLength: 255 }),
     ret: Type.Optional(Type.Array(Type.String({ maxLength: 100 }), { maxItems: 100 })),
   },
   { additionalProperties: false },
@@ -123,3 +125,47 @@ export const StatusReply = Type.Object({
   stream_last_seq: Type.Integer(),
 });
 export type StatusReply = Static<typeof StatusReply>;
+
+// ---- minion keys (salt-key) -------------------------------------------------------------------
+
+export const KeyOps = ["list", "accept", "reject", "delete"] as const;
+export type KeyOp = (typeof KeyOps)[number];
+const KeyStateSchema = Type.Union(KeyStates.filter((k) => k !== "deleted").map((k) => Type.Literal(k)));
+
+export const KeysRequest = Type.Object(
+  {
+    op: Type.Union(KeyOps.map((o) => Type.Literal(o))),
+    /**
+     * Minion ids or glob patterns, as salt-key takes them; absent = every key (list, and
+     * accept --all / reject --all / delete --all).
+     */
+    match: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 255 }), { minItems: 1, maxItems: 10_000 })),
+    /**
+     * The states an op changes, beyond its own default (accept: pending; reject: pending;
+     * delete: all): e.g. accept with ["rejected"] also accepts rejected keys (salt-key
+     * --include-rejected). For list: only keys in these states.
+     */
+    include: Type.Optional(Type.Array(KeyStateSchema, { maxItems: 3 })),
+  },
+  { additionalProperties: false },
+);
+export type KeysRequest = Static<typeof KeysRequest>;
+export const keysRequest = validator("keys request", KeysRequest);
+
+export const KeyInfo = Type.Object({
+  id: MinionId,
+  state: KeyStateSchema,
+  finger: Type.String(),
+  pub: PublicKey,
+  box_pub: PublicKey,
+  /** When the key reached this state. */
+  ts: Millis,
+});
+export type KeyInfo = Static<typeof KeyInfo>;
+
+export const KeysReply = Type.Object({
+  /** list: the keys; accept/reject/delete: the keys changed, in their new state (delete: old). */
+  keys: Type.Array(KeyInfo),
+  master: Type.Object({ id: Type.String(), pub: PublicKey, finger: Type.String() }),
+});
+export type KeysReply = Static<typeof KeysReply>;

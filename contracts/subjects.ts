@@ -105,6 +105,8 @@ export function subjects(nsIn: string) {
     stream: `${ns.toUpperCase().replace(/-/g, "_")}_EVENTS`,
     keysBucket: `${ns}_keys`,
     minionsBucket: `${ns}_minions`,
+    /** Request ids the master has seen (replay protection); entries expire. */
+    requestsBucket: `${ns}_requests`,
     jobcacheConsumer: "jobcache",
   };
 }
@@ -114,7 +116,7 @@ export type Subjects = ReturnType<typeof subjects>;
 export const KeyStates = ["pending", "accepted", "rejected", "deleted"] as const;
 export type KeyState = (typeof KeyStates)[number];
 
-export const ApiVerbs = ["publish", "ping"] as const;
+export const ApiVerbs = ["publish", "ping", "keys"] as const;
 export type ApiVerb = (typeof ApiVerbs)[number];
 
 export const CacheVerbs = ["jobs", "job", "rebuild", "status"] as const;

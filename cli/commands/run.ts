@@ -1,5 +1,4 @@
 import { Args, Flags } from "@oclif/core";
-import { userInfo } from "node:os";
 import { StackCommand } from "../lib/base.js";
 import { parseFunArgs } from "../lib/args.js";
 import { formatAnswer, OutFormats, type OutFormat } from "../lib/output.js";
@@ -30,7 +29,6 @@ Exit status: 0 when every targeted minion answered with success, 1 otherwise, 2 
     grain: Flags.boolean({ char: "G", description: "target is a grain match, key:value (glob in the value, nested keys with ':')", exclusive: ["list", "pcre"] }),
     timeout: Flags.integer({ char: "t", description: "seconds to wait for returns (default: the master's, 5)", min: 0 }),
     out: Flags.string({ description: "output format", options: [...OutFormats], default: "nested" }),
-    user: Flags.string({ description: "user recorded with the job", default: userInfo().username }),
   };
 
   async run(): Promise<RunResult> {
@@ -44,7 +42,7 @@ Exit status: 0 when every targeted minion answered with success, 1 otherwise, 2 
     const tty = human && process.stderr.isTTY;
     const out = flags.out as OutFormat;
     const clear = () => tty && process.stderr.write("\r\x1b[2K");
-    const result = await runJob(c, { tgt, tgt_type: tgtType, fun: args.fun, arg, kwarg, timeout: flags.timeout, user: flags.user }, {
+    const result = await runJob(c, { tgt, tgt_type: tgtType, fun: args.fun, arg, kwarg, timeout: flags.timeout }, {
       onAnswer: (a) => {
         if (!human) return;
         clear();

@@ -1,6 +1,5 @@
 import { Command, Flags } from "@oclif/core";
 import { join, resolve } from "node:path";
-import { userInfo } from "node:os";
 import { Stack } from "../lib/up.js";
 import { openClient } from "../lib/client.js";
 import { runJob } from "../lib/run.js";
@@ -36,10 +35,10 @@ export default class Up extends Command {
     process.on("SIGTERM", onSignal);
     try {
       const info = await stack.start();
-      const c = await openClient({ url: info.nats_url, ns: info.ns });
+      const c = await openClient({ url: info.nats_url, ns: info.ns, key: info.admin_key, user: "admin" });
       try {
         this.log(`natrium run '*' test.ping`);
-        const r = await runJob(c, { tgt: "*", tgt_type: "glob", fun: "test.ping", arg: [], kwarg: {}, user: userInfo().username }, {
+        const r = await runJob(c, { tgt: "*", tgt_type: "glob", fun: "test.ping", arg: [], kwarg: {} }, {
           onAnswer: (a) => this.log(formatAnswer("nested", a.id, a.return)),
         });
         for (const m of r.missing) this.log(formatAnswer("nested", m, "Minion did not return. [No response]"));

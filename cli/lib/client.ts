@@ -3,8 +3,10 @@
 
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Kvm, type KV } from "@nats-io/kv";
-import { connectBus, UnreachableError } from "../../services/common/bus.js";
-import { subjects, type Subjects } from "../../contracts/subjects.js";
+import { connectBus, signedRequest, UnreachableError } from "../../services/common/bus.js";
+import { subjects, type ApiVerb, type Subjects } from "../../contracts/subjects.js";
+import type { Identity } from "../../contracts/request.js";
+import { resolveIdentity } from "./identity.js";
 import { decode } from "../../contracts/codec.js";
 import { minionKeyRecord, registryKeys } from "../../contracts/registry.js";
 import { verifyAs, type Opened } from "../../contracts/message.js";
@@ -20,10 +22,23 @@ export class StackUnreachableError extends NatriumError {
 export interface Client {
   nc: NatsConnection;
   s: Subjects;
+  /** Who requests to the master are signed as (resolved on first use). */
+  identity(): Identity;
+  /** A signed request to the master on `{ns}.api.{verb}`. */
+  api<T>(verb: ApiVerb, body: unknown, timeoutMs?: number): Promise<T>;
   close(): Promise<void>;
 }
 
-export async function openClient(flags: { url?: string; ns?: string }): Promise<Client> {
+export interface ClientFlags {
+  url?: string;
+  ns?: string;
+  /** Key file to sign requests with. */
+  key?: string;
+  /** User name to sign requests as. */
+  user?: string;
+}
+
+export async function openClient(flags: ClientFlags): Promise<Client> {
   const r = resolveStack(flags);
   let nc: NatsConnection;
   try {
@@ -31,7 +46,16 @@ export async function openClient(flags: { url?: string; ns?: string }): Promise<
   } catch (err) {
     throw new StackUnreachableError(r.url, r.from, err instanceof UnreachableError ? err.cause : err);
   }
-  return { nc, s: subjects(r.ns), close: () => nc.close() };
+  const s = subjects(r.ns);
+  let who: Identity | undefined;
+  const identity = () => (who ??= resolveIdentity(flags));
+  return {
+    nc,
+    s,
+    identity,
+    api: <T>(verb: ApiVerb, body: unknown, timeoutMs = 10_000) => signedRequest<T>(nc, s.api(verb), body, identity(), timeoutMs),
+    close: () => nc.close(),
+  };
 }
 
 /** Looks up and caches minions' accepted keys to verify what the CLI displays. */

@@ -4,7 +4,6 @@
 
 import { jetstream, DeliverPolicy } from "@nats-io/jetstream";
 import { open } from "../../contracts/message.js";
-import { request } from "../../services/common/bus.js";
 import type { PublishReply, PublishRequest } from "../../contracts/api.js";
 import type { JobReturned, TargetType } from "../../contracts/events/job.js";
 import { KeyVerifier, type Client } from "./client.js";
@@ -33,7 +32,6 @@ export interface RunRequest {
   arg: unknown[];
   kwarg: Record<string, unknown>;
   timeout?: number;
-  user: string;
 }
 
 export interface RunHooks {
@@ -46,7 +44,7 @@ export interface RunHooks {
 export async function runJob(c: Client, req: RunRequest, hooks: RunHooks = {}): Promise<RunResult> {
   const t0 = Date.now();
   const body: PublishRequest = { v: 1, ...req };
-  const reply = await request<PublishReply>(c.nc, c.s.api("publish"), body, 10_000);
+  const reply = await c.api<PublishReply>("publish", body);
   hooks.onPublished?.(reply);
   const result: RunResult = { jid: reply.jid, minions: reply.minions, returns: {}, missing: [] };
   const expected = new Set(reply.minions);

@@ -13,6 +13,8 @@ export interface StackInfo {
   pids?: Record<string, number>;
   dir?: string;
   started?: string;
+  /** The master's admin key file: the CLI signs as "admin" with it on this machine. */
+  admin_key?: string;
 }
 
 export const STACK_FILE = "stack.json";
@@ -46,6 +48,12 @@ export interface Resolved {
   ns: string;
   /** Where the settings came from, for error messages. */
   from: string;
+}
+
+/** The running stack's file, if the CLI finds one. */
+export function stackInfo(): StackInfo | undefined {
+  const file = [findProjectStack(), homeStackPath()].find((p) => p && existsSync(p));
+  return file ? read(file) : undefined;
 }
 
 export function resolveStack(flags: { url?: string; ns?: string }, env: NodeJS.ProcessEnv = process.env): Resolved {

@@ -177,7 +177,7 @@ export class Stack {
         return p;
       };
       const node = process.execPath;
-      this.spawnChild("master", node, [serviceMain("master"), "--config", cfg("master", { id: "master", data_dir: join(dir, "master") })]);
+      this.spawnChild("master", node, [serviceMain("master"), "--config", cfg("master", { id: "master", data_dir: join(dir, "master"), autosign: this.o.minions })]);
       this.spawnChild("jobcache", node, [serviceMain("jobcache"), "--config", cfg("jobcache", { data_dir: dir })]);
       await this.until("waiting for the master", () => request(nc, s.api("ping"), {}, 1000), 30_000);
       for (const id of this.o.minions) {
@@ -204,6 +204,7 @@ export class Stack {
       dir,
       started: new Date().toISOString(),
       pids: Object.fromEntries(this.children.map((c) => [c.name, c.proc.pid!])),
+      admin_key: join(dir, "master", "pki", "admin.sign"),
     };
     this.stackPaths = writeStack(dir, this.info);
     return this.info;

@@ -11,6 +11,7 @@ import { NatriumError, RemoteError } from "../../contracts/errors.js";
 import { errorReply } from "../../contracts/api.js";
 import type { Subjects } from "../../contracts/subjects.js";
 import type { Logger } from "./log.js";
+import { sealRequest, type Identity } from "../../contracts/request.js";
 
 export class UnreachableError extends NatriumError {
   constructor(readonly url: string, cause: unknown) {
@@ -197,7 +198,16 @@ export function serve(
 
 /** Send a request and decode the reply; an error reply is thrown as RemoteError. */
 export async function request<T>(nc: NatsConnection, subject: string, body: unknown, timeoutMs: number): Promise<T> {
-  const m = await nc.request(subject, encode(body), { timeout: timeoutMs });
+  return decodeReply<T>(await nc.request(subject, encode(body), { timeout: timeoutMs }), subject);
+}
+
+/** The same, signed by `who` (contracts/request.ts): how requests to the master travel. */
+export async function signedRequest<T>(nc: NatsConnection, subject: string, body: unknown, who: Identity, timeoutMs: number): Promise<T> {
+  const r = sealRequest(subject, body, who);
+  return decodeReply<T>(await nc.request(subject, r.payload, { timeout: timeoutMs, headers: toHeaders(r.headers) }), subject);
+}
+
+function decodeReply<T>(m: Msg, subject: string): T {
   const data = decode(m.data, subject);
   if (m.headers?.get(H.error)) {
     const e = errorReply.is(data) ? data : { code: m.headers.get(H.error), message: "error reply without a body" };

@@ -3,7 +3,7 @@
 // that others can read is refused rather than silently used.
 
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync, openSync, closeSync, renameSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { createPrivateKey, createPublicKey, randomBytes } from "node:crypto";
 import nacl from "tweetnacl";
 import { generateSeed, signingKeyFromSeed, type SigningKey } from "../../contracts/sign.js";
@@ -55,6 +55,29 @@ export function loadOrCreateKeys(dir: string, name: string): ServiceKeys {
   const boxSecret = readKey(boxPath);
   const boxPublic = boxPublicOf(boxSecret);
   return { sign, boxSecret, boxPublic, boxPub: Buffer.from(boxPublic).toString("base64") };
+}
+
+/** Load `<dir>/<name>.sign` alone (an Ed25519 key, e.g. the master's admin key), creating it on first use. */
+export function loadOrCreateSigningKey(dir: string, name: string): { key: SigningKey; path: string } {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const path = join(dir, `${name}.sign`);
+  if (!existsSync(path)) writeKey(path, generateSeed());
+  return { key: signingKeyFromSeed(readKey(path)), path };
+}
+
+/** An existing Ed25519 key file (base64 seed, 0600): a user's key. */
+export function readSigningKey(path: string): SigningKey {
+  if (!existsSync(path)) throw new KeyFileError("no such key file", path);
+  return signingKeyFromSeed(readKey(path));
+}
+
+/** Write a new Ed25519 key file (0600); refuses to overwrite one. */
+export function createSigningKeyFile(path: string): SigningKey {
+  if (existsSync(path)) throw new KeyFileError("already exists; remove it first or choose another --out", path);
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const seed = generateSeed();
+  writeKey(path, seed);
+  return signingKeyFromSeed(seed);
 }
 
 const X25519_PKCS8_PREFIX = Buffer.from("302e020100300506032b656e04220420", "hex");

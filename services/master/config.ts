@@ -1,5 +1,19 @@
 import { Type } from "@sinclair/typebox";
 import { CommonConfig } from "../common/config.js";
+import { PublicKey } from "../../contracts/events/common.js";
+import { UserName } from "../../contracts/request.js";
+
+const User = Type.Object(
+  {
+    pub: PublicKey,
+    admin: Type.Optional(Type.Boolean()),
+    keys: Type.Optional(Type.Boolean()),
+    acl: Type.Optional(
+      Type.Array(Type.Union([Type.String({ minLength: 1 }), Type.Record(Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 })))])),
+    ),
+  },
+  { additionalProperties: false },
+);
 
 /** Master configuration keys; docs/config.md lists them from this schema. */
 export const MasterConfig = Type.Object(
@@ -7,7 +21,22 @@ export const MasterConfig = Type.Object(
     ...CommonConfig,
     id: Type.String({ default: "master", minLength: 1, maxLength: 255, description: "this master's name, recorded in every job it publishes" }),
     timeout: Type.Number({ default: 5, minimum: 0.1, maximum: 86_400, description: "seconds a job waits for returns when the request names no timeout (Salt's default: 5)" }),
-    auto_accept: Type.Boolean({ default: true, description: "accept every new minion key automatically (key management comes with the trust issue)" }),
+    auto_accept: Type.Boolean({ default: false, description: "accept every new minion key on first contact; otherwise it is pending until `natrium keys accept` (Salt's default: false)" }),
+    autosign: Type.Array(Type.String({ minLength: 1, maxLength: 255 }), {
+      default: [],
+      description: "minion id globs whose keys are accepted on first contact (Salt's autosign_file), e.g. ['web*', 'db1']",
+    }),
+    users: Type.Record(UserName, User, {
+      default: {},
+      description:
+        "users who may send requests, by name: pub (their Ed25519 key from `natrium user keygen`), acl (Salt publisher_acl: function patterns, or 'minion glob': [function patterns]), keys (may manage minion keys), admin (may do everything). The key in <pki_dir>/admin.sign is always admin, as user \"admin\"",
+    }),
+    request_window: Type.Number({
+      default: 120,
+      minimum: 5,
+      maximum: 3600,
+      description: "seconds a signed request stays valid (clock skew allowed both ways); request ids are remembered twice as long to refuse replays",
+    }),
     command_ttl: Type.Number({ default: 300, minimum: 1, description: "seconds after publication during which a minion may still start a command" }),
     resume_window: Type.Number({ default: 3600, minimum: 0, description: "seconds back a (re)starting master looks for jobs it published and did not close, to close them; 0 turns this off" }),
     stream_max_age: Type.Number({ default: 0, minimum: 0, description: "hours the events stream keeps events; 0 keeps them until removed by hand" }),

@@ -17,6 +17,7 @@ import { publishDurable } from "../common/bus.js";
 import type { Auditor } from "../common/audit.js";
 import type { Logger } from "../common/log.js";
 import type { MinionRegistry } from "./registry.js";
+import { globMatch } from "../common/target.js";
 
 export class KeyKeeper {
   constructor(
@@ -28,6 +29,8 @@ export class KeyKeeper {
     private readonly audit: Auditor,
     private readonly log: Logger,
     private readonly autoAccept: boolean,
+    /** Minion-id globs accepted on first contact (Salt's autosign_file). */
+    private readonly autosign: readonly string[] = [],
   ) {}
 
   /** Handle one message from the minion lifecycle consumer. Never throws for bad input. */
@@ -66,7 +69,8 @@ export class KeyKeeper {
       });
       return;
     }
-    await this.setKey(b.id, this.autoAccept ? "accepted" : "pending", b.pub, b.box_pub, this.autoAccept ? "auto_accept" : "minion");
+    const by = this.autoAccept ? "auto_accept" : this.autosign.find((g) => globMatch(g, b.id));
+    await this.setKey(b.id, by ? "accepted" : "pending", b.pub, b.box_pub, by ? (by === "auto_accept" ? by : `autosign ${by}`) : "minion");
   }
 
   async setKey(id: string, state: KeyState, pub: string, boxPub: string, by: string): Promise<void> {
@@ -78,6 +82,18 @@ export class KeyKeeper {
     await this.kv.keys.put(registryKeys.minionKey(id), encode(rec));
     this.registry.keys.set(id, rec);
     this.log.info(`minion key ${state}`, { minion: id, finger, by });
+  }
+
+  /**
+   * Forget a minion's key: a key.deleted event, then the registry entry goes. The minion may
+   * then present a key again and starts over as pending (or is accepted by auto_accept/autosign).
+   */
+  async deleteKey(rec: MinionKeyRecord, by: string): Promise<void> {
+    const ev: KeyChanged = { v: 1, type: "key", eid: eventIds.unique("key"), ts: Date.now(), id: rec.id, state: "deleted", pub: rec.pub, box_pub: rec.box_pub, finger: rec.finger, by };
+    await publishDurable(this.js, seal(this.s.key(rec.id, "deleted"), ev, this.key), { log: this.log });
+    await this.kv.keys.delete(registryKeys.minionKey(rec.id));
+    this.registry.keys.delete(rec.id);
+    this.log.info("minion key deleted", { minion: rec.id, finger: rec.finger, by });
   }
 
   private async grains(o: Opened<MinionGrains>): Promise<void> {

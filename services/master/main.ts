@@ -2,7 +2,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../common/config.js";
 import { connectBus } from "../common/bus.js";
-import { loadOrCreateKeys } from "../common/keys.js";
+import { loadOrCreateKeys, loadOrCreateSigningKey } from "../common/keys.js";
+import { fingerprint } from "../../contracts/sign.js";
 import { daemonArgs, exitOnStartError, runUntilSignal, serviceLogger } from "../common/daemon.js";
 import { MasterConfig } from "./config.js";
 import { Master } from "./master.js";
@@ -11,13 +12,17 @@ export async function runMaster(opts: { config?: string; overrides?: Record<stri
   await runUntilSignal("natrium master", async () => {
     const cfg = loadConfig(MasterConfig, opts.config, opts.overrides);
     const log = serviceLogger("master", cfg.log_level, { id: cfg.id });
-    const keys = loadOrCreateKeys(cfg.pki_dir || join(cfg.data_dir, "pki"), "master");
+    const pki = cfg.pki_dir || join(cfg.data_dir, "pki");
+    const keys = loadOrCreateKeys(pki, "master");
+    const admin = loadOrCreateSigningKey(pki, "admin");
     log.info("connecting", { nats_url: cfg.nats_url, ns: cfg.ns });
     const nc = await connectBus({ url: cfg.nats_url, name: `natrium-master-${cfg.id}`, log, waitForServer: true });
     const master = new Master(nc, keys, {
       id: cfg.id, ns: cfg.ns, timeout: cfg.timeout, autoAccept: cfg.auto_accept, commandTtl: cfg.command_ttl,
       streamMaxAgeHours: cfg.stream_max_age, replicas: cfg.stream_replicas, resumeWindowSec: cfg.resume_window,
+      autosign: cfg.autosign, users: cfg.users, requestWindowSec: cfg.request_window, adminPub: admin.key.pub,
     }, log);
+    log.info("admin key", { file: admin.path, finger: fingerprint(admin.key.pub) });
     await master.start();
     return {
       log,

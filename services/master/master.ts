@@ -4,7 +4,7 @@
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, AckPolicy, DeliverPolicy, type ConsumerMessages } from "@nats-io/jetstream";
 import { encode, decode } from "../../contracts/codec.js";
-import { parseSubject, subjects, type Subjects } from "../../contracts/subjects.js";
+import { parseSubject, subjects, type ApiVerb, type Subjects } from "../../contracts/subjects.js";
 import { fingerprint } from "../../contracts/sign.js";
 import { masterKeyRecord, registryKeys, type MasterKeyRecord } from "../../contracts/registry.js";
 import { NatriumError } from "../../contracts/errors.js";
@@ -17,6 +17,10 @@ import { KeyKeeper } from "./keykeeper.js";
 import { Publisher } from "./publisher.js";
 import { JobTracker } from "./tracker.js";
 import { findOpenJobs } from "./recovery.js";
+import { Gate, type UserConfig } from "./gate.js";
+import { checkKeys, DeniedError, type Principal } from "./acl.js";
+import { handleKeys } from "./keyapi.js";
+import { Kvm } from "@nats-io/kv";
 
 export const VERSION = "0.1.0";
 
@@ -30,6 +34,12 @@ export interface MasterOptions {
   replicas: number;
   /** Seconds back to look for this master's open jobs at start; 0 = off. */
   resumeWindowSec?: number;
+  autosign?: string[];
+  users?: Record<string, UserConfig>;
+  /** Seconds a signed request stays valid. */
+  requestWindowSec?: number;
+  /** The admin key's public key: requests it signs may do everything. */
+  adminPub: string;
 }
 
 export class MasterKeyConflictError extends NatriumError {
@@ -66,7 +76,22 @@ export class Master {
     await this.registry.start(kv.keys, kv.minions);
 
     const audit = new Auditor(js, s, this.keys.sign, log);
-    const keeper = new KeyKeeper(js, s, this.keys.sign, kv, this.registry, audit, log, this.o.autoAccept);
+    const keeper = new KeyKeeper(js, s, this.keys.sign, kv, this.registry, audit, log, this.o.autoAccept, this.o.autosign ?? []);
+    const windowMs = (this.o.requestWindowSec ?? 120) * 1000;
+    const seen = await new Kvm(nc).create(s.requestsBucket, { history: 1, ttl: 2 * windowMs, replicas: this.o.replicas });
+    const gate = new Gate(this.o.users ?? {}, this.o.adminPub, windowMs, seen, audit);
+    const masterInfo = { id: this.o.id, pub: this.keys.sign.pub, finger: fingerprint(this.keys.sign.pub) };
+    /** Serve a signed verb: admitted by the gate, refusals by the ACL audited. */
+    const serveSigned = (verb: ApiVerb, handle: (body: unknown, who: Principal) => Promise<unknown>) =>
+      serve(nc, s.api(verb), "master", async (_req, msg) => {
+        const { who, body } = await gate.admit(msg);
+        try {
+          return await handle(body, who);
+        } catch (err) {
+          if (err instanceof DeniedError) gate.denied(err, msg.subject, who);
+          throw err;
+        }
+      }, log);
     const publisher = new Publisher(js, s, this.keys.sign, this.registry, { masterId: this.o.id, defaultTimeout: this.o.timeout, commandTtl: this.o.commandTtl }, log);
     this.tracker = new JobTracker(js, s, this.keys.sign, this.registry, audit, log);
 
@@ -79,14 +104,18 @@ export class Master {
       for (const o of open) this.tracker.resume(o.job.jid, o.returned);
     }
 
-    serve(nc, s.api("publish"), "master", async (req) => {
-      const { reply } = await publisher.publish(req, {
+    serveSigned("publish", async (body, who) => {
+      const { reply } = await publisher.publish(body, who, {
         track: (job) => this.tracker.track(job),
         untrack: (jid) => this.tracker.forget(jid),
         published: (jid) => this.tracker.published(jid),
       });
       return reply;
-    }, log);
+    });
+    serveSigned("keys", async (body, who) => {
+      checkKeys(who);
+      return handleKeys(body, who, this.registry, keeper, masterInfo);
+    });
     serve(nc, s.api("ping"), "master", async () => ({
       master: this.o.id,
       version: VERSION,

@@ -14,6 +14,7 @@ import { toHeaders } from "../common/bus.js";
 import { checkTarget } from "../common/target.js";
 import type { Logger } from "../common/log.js";
 import type { MinionRegistry } from "./registry.js";
+import { checkPublish, type Principal } from "./acl.js";
 
 const FUN_RE = new RegExp(FUN_PATTERN);
 
@@ -39,6 +40,7 @@ export class Publisher {
    */
   async publish(
     raw: unknown,
+    who: Principal,
     hooks: { track(job: JobPublished): void; untrack(jid: string): void; published(jid: string): void },
   ): Promise<{ reply: PublishReply; job: JobPublished }> {
     const req = publishRequest.parse(raw);
@@ -47,6 +49,8 @@ export class Publisher {
     }
     checkTarget(req.tgt, req.tgt_type);
     const minions = this.registry.resolve(req.tgt, req.tgt_type);
+    // Checked against the minions the target resolves to, before a job exists.
+    checkPublish(who, req.fun, minions, Array.isArray(req.tgt) ? req.tgt.join(",") : req.tgt);
     const timeout = req.timeout ?? this.opts.defaultTimeout;
     let jid = newJid();
     for (let attempt = 0; ; attempt++) {
@@ -62,7 +66,7 @@ export class Publisher {
         kwarg: req.kwarg,
         tgt: req.tgt,
         tgt_type: req.tgt_type,
-        user: req.user,
+        user: who.user,
         master: this.opts.masterId,
         minions,
         timeout,

@@ -78,6 +78,8 @@ export class Minion implements HostedMinion {
   private hardStop = new AbortController();
 
   private state: MinionKeyRecord["state"] | "none" = "none";
+  /** Whether the master held a key record for this id when last seen (its deletion means: present the key again). */
+  private hadRecord = false;
   private acceptedNow = false;
   private acceptWaiters: (() => void)[] = [];
   /** The master key this minion trusts (pinned or matching master_finger). */
@@ -150,6 +152,11 @@ export class Minion implements HostedMinion {
     this.started = true;
     this.grains = toWire(this.opts.grains ?? (await collectGrains(this.id, this.opts.staticGrains))) as Grains;
     this.host.add(this);
+    await this.announceStart();
+  }
+
+  /** The start event, presenting this minion's keys to the master: at start, and after its key was deleted. */
+  private async announceStart(): Promise<void> {
     const s = this.host.s;
     const now = Date.now();
     const startEv: MinionStarted = {
@@ -203,6 +210,14 @@ export class Minion implements HostedMinion {
       accepted = rec.state === "accepted";
     }
     this.acceptedNow = accepted;
+    const hadRecord = this.hadRecord;
+    this.hadRecord = !!rec;
+    if (!rec && hadRecord) {
+      // The master deleted this minion's key: present it again, as salt-minion re-authenticates;
+      // it comes back as pending (or accepted by auto_accept/autosign).
+      this.log.warn("key deleted by the master; presenting it again", { id: this.id, finger: this.finger });
+      this.announceStart().catch((err) => this.log.error("could not present the key again", { id: this.id, error: err as Error }));
+    }
     if (before !== this.state) {
       if (this.state === "accepted") {
         this.log.info("key accepted by the master", { id: this.id, finger: this.finger });

@@ -93,6 +93,8 @@ interface Stack {
   startJobcache?: () => Daemon;
   sql?: postgres.Sql;
   masterKeyFile: string;
+  /** The CLI signs requests with the master's admin key, as on the master's machine. */
+  adminKeyFile: string;
 }
 
 async function ping(nc: NatsConnection, s: Subjects): Promise<{ minions: string[] }> {
@@ -104,7 +106,7 @@ async function openStack(base: Base, ns: string): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), `natrium-bench-${ns}-`));
   cleanup.add(`temp dir ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
   const common = { nats_url: base.nats.url, ns, log_level: "warning" };
-  const master = spawnDaemon("master", MASTER_JS, writeYaml(join(dir, "master.yaml"), { ...common, data_dir: join(dir, "master") }));
+  const master = spawnDaemon("master", MASTER_JS, writeYaml(join(dir, "master.yaml"), { ...common, data_dir: join(dir, "master"), auto_accept: true }));
   cleanup.add(`master ${ns}`, () => master.stop());
   await waitUntil(`master of ${ns} (${master.stderr()})`, async () => {
     if (!master.alive()) throw new Error(`master exited: ${master.stderr()}`);
@@ -136,7 +138,7 @@ async function openStack(base: Base, ns: string): Promise<Stack> {
       return true;
     }, 60_000, 200);
   }
-  return { ns, s, dir, master, jobcache, startJobcache, sql, masterKeyFile: join(dir, "master", "pki", "master.sign") };
+  return { ns, s, dir, master, jobcache, startJobcache, sql, masterKeyFile: join(dir, "master", "pki", "master.sign"), adminKeyFile: join(dir, "master", "pki", "admin.sign") };
 }
 
 async function countReturns(sql: postgres.Sql, jid: string): Promise<number> {
@@ -156,7 +158,7 @@ async function pgDone(sql: postgres.Sql, jid: Promise<string>, expected: number,
   }
 }
 
-const PING = { tgt: "*", tgt_type: "glob" as const, fun: "test.ping", arg: [], kwarg: {}, user: "bench" };
+const PING = { tgt: "*", tgt_type: "glob" as const, fun: "test.ping", arg: [], kwarg: {} };
 
 function complete(r: RunResult, expected: number): boolean {
   return r.missing.length === 0 && r.minions.length === expected && Object.keys(r.returns).length >= expected && Object.values(r.returns).every((x) => x.success);
@@ -185,7 +187,7 @@ async function benchReal(base: Base): Promise<Record<string, unknown>> {
   const st = await openStack(base, "breal");
   const minions: Daemon[] = [];
   cleanup.add("minion processes", () => Promise.all(minions.map((m) => m.stop(3000))));
-  const c = await openClient({ url: base.nats.url, ns: st.ns });
+  const c = await openClient({ url: base.nats.url, ns: st.ns, key: st.adminKeyFile, user: "admin" });
   cleanup.add("client breal", () => c.close());
   const out: Record<string, unknown> = { how: "each minion a `node dist/services/minion/main.js --config FILE` process; CLI = `node bin/run.js run '*' test.ping --url URL --ns NS`, spawn to exit" };
 
@@ -237,7 +239,7 @@ async function benchReal(base: Base): Promise<Record<string, unknown>> {
     const wall: number[] = [];
     const failures: string[] = [];
     for (let i = 0; i < CFG.cli_reps; i++) {
-      const r = await timeProcess([RUN!.bin, "run", "*", "test.ping", ...urlNs], { cwd: st.dir, env: { NATS_URL: "", NATRIUM_NS: "" } });
+      const r = await timeProcess([RUN!.bin, "run", "*", "test.ping", ...urlNs], { cwd: st.dir, env: { NATS_URL: "", NATRIUM_NS: "", NATRIUM_KEY: st.adminKeyFile, NATRIUM_USER: "admin" } });
       const lines = new Set(r.stdout.split("\n"));
       const missing = ids.filter((id) => !lines.has(`${id}: True`));
       if (missing.length && !failures.length) log(`  CLI output sample: ${JSON.stringify(r.stdout.slice(0, 300))}`);
@@ -319,7 +321,7 @@ async function benchSwarm(base: Base): Promise<Record<string, unknown>> {
   const child = new SwarmChild();
   cleanup.add("swarm child", () => child.stop());
   await child.ready;
-  const c = await openClient({ url: base.nats.url, ns: st.ns });
+  const c = await openClient({ url: base.nats.url, ns: st.ns, key: st.adminKeyFile, user: "admin" });
   cleanup.add("client bswarm", () => c.close());
   const out: Record<string, unknown> = {
     how: "swarm identities (startSwarm) in a child process, grown 1 → … in one namespace; client = runJob + openClient in the bench process (what `natrium run` does after start-up); Postgres = polling count(*) of job_returns for the jid; both timed from just before the publish request",

@@ -11,7 +11,7 @@ import { waitFor } from "../helpers/ports.js";
 import { Master } from "../../services/master/master.js";
 import { ephemeralKeys, type ServiceKeys } from "../../services/common/keys.js";
 import { createLogger } from "../../services/common/log.js";
-import { request, toHeaders } from "../../services/common/bus.js";
+import { request, signedRequest, toHeaders } from "../../services/common/bus.js";
 import { subjects, type Subjects } from "../../contracts/subjects.js";
 import { seal, open } from "../../contracts/message.js";
 import { eventIds } from "../../contracts/ids.js";
@@ -22,6 +22,8 @@ import type { PublishReply } from "../../contracts/api.js";
 import type { JobDone, JobReturned, NatriumEvent } from "../../contracts/events/index.js";
 
 const quiet = createLogger({ svc: "test" }, "quiet");
+/** The master's admin: every request below is signed by it. */
+const admin = { user: "admin", key: ephemeralKeys().sign };
 
 async function publishEv(nc: NatsConnection, subject: string, body: NatriumEvent, keys: ServiceKeys) {
   const ev = seal(subject, body, keys.sign);
@@ -50,7 +52,7 @@ test("master - accepts minions, tracks returns, closes jobs, refuses what it mus
   const nats = await startNats();
   const nc = await connect({ servers: nats.url });
   const s = subjects(`m${randomBytes(4).toString("hex")}`);
-  const master = new Master(nc, ephemeralKeys(), { id: "master", ns: s.ns, timeout: 5, autoAccept: true, commandTtl: 60, streamMaxAgeHours: 0, replicas: 1 }, quiet);
+  const master = new Master(nc, ephemeralKeys(), { id: "master", ns: s.ns, timeout: 5, autoAccept: true, commandTtl: 60, streamMaxAgeHours: 0, replicas: 1, adminPub: admin.key.pub }, quiet);
   try {
     await master.start();
     const kv = await new Kvm(nc).open(s.keysBucket);
@@ -63,7 +65,7 @@ test("master - accepts minions, tracks returns, closes jobs, refuses what it mus
 
     await t.test("targets resolve against the registry", async () => {
       const pub = (tgt: string | string[], tgt_type: string) =>
-        request<PublishReply>(nc, s.api("publish"), { v: 1, tgt, tgt_type, fun: "test.ping", arg: [], kwarg: {}, user: "t", timeout: 0.2 }, 5000);
+        signedRequest<PublishReply>(nc, s.api("publish"), { v: 1, tgt, tgt_type, fun: "test.ping", arg: [], kwarg: {}, timeout: 0.2 }, admin, 5000);
       assert.deepEqual((await pub("*", "glob")).minions, ["db1.example.com", "web1"]);
       assert.deepEqual((await pub("db1.*", "glob")).minions, ["db1.example.com"]);
       assert.deepEqual((await pub(["web1", "ghost"], "list")).minions, ["web1"]);
@@ -73,7 +75,7 @@ test("master - accepts minions, tracks returns, closes jobs, refuses what it mus
     });
 
     await t.test("all returned: done at once with every minion", async () => {
-      const r = await request<PublishReply>(nc, s.api("publish"), { v: 1, tgt: "*", tgt_type: "glob", fun: "test.ping", arg: [], kwarg: {}, user: "t", timeout: 30 }, 5000);
+      const r = await signedRequest<PublishReply>(nc, s.api("publish"), { v: 1, tgt: "*", tgt_type: "glob", fun: "test.ping", arg: [], kwarg: {}, timeout: 30 }, admin, 5000);
       await publishEv(nc, s.jobRet(r.jid, "web1"), ret(r.jid, "web1"), web1);
       await publishEv(nc, s.jobRet(r.jid, "db1.example.com"), ret(r.jid, "db1.example.com"), db1);
       const done = await nextDone(nc, s, r.jid);
@@ -83,7 +85,7 @@ test("master - accepts minions, tracks returns, closes jobs, refuses what it mus
     });
 
     await t.test("timeout: done names the missing minion; a forged return does not count", async () => {
-      const r = await request<PublishReply>(nc, s.api("publish"), { v: 1, tgt: "*", tgt_type: "glob", fun: "test.ping", arg: [], kwarg: {}, user: "t", timeout: 1 }, 5000);
+      const r = await signedRequest<PublishReply>(nc, s.api("publish"), { v: 1, tgt: "*", tgt_type: "glob", fun: "test.ping", arg: [], kwarg: {}, timeout: 1 }, admin, 5000);
       await publishEv(nc, s.jobRet(r.jid, "web1"), ret(r.jid, "web1"), web1);
       // db1's return signed by web1's key: a forgery
       await publishEv(nc, s.jobRet(r.jid, "db1.example.com"), ret(r.jid, "db1.example.com"), web1);
@@ -105,12 +107,12 @@ test("master - accepts minions, tracks returns, closes jobs, refuses what it mus
 
     await t.test("bad requests get typed error replies and create no job", async () => {
       const bad = async (body: unknown, code: string) => {
-        await assert.rejects(request(nc, s.api("publish"), body, 5000), (e: unknown) => e instanceof RemoteError && e.code === code);
+        await assert.rejects(signedRequest(nc, s.api("publish"), body, admin, 5000), (e: unknown) => e instanceof RemoteError && e.code === code);
       };
       await bad({ v: 1 }, "invalid");
-      await bad({ v: 1, tgt: "*", tgt_type: "glob", fun: "nodot", arg: [], kwarg: {}, user: "t" }, "invalid");
-      await bad({ v: 1, tgt: "(", tgt_type: "pcre", fun: "test.ping", arg: [], kwarg: {}, user: "t" }, "bad_target");
-      await bad({ v: 1, tgt: "nocolon", tgt_type: "grain", fun: "test.ping", arg: [], kwarg: {}, user: "t" }, "bad_target");
+      await bad({ v: 1, tgt: "*", tgt_type: "glob", fun: "nodot", arg: [], kwarg: {} }, "invalid");
+      await bad({ v: 1, tgt: "(", tgt_type: "pcre", fun: "test.ping", arg: [], kwarg: {} }, "bad_target");
+      await bad({ v: 1, tgt: "nocolon", tgt_type: "grain", fun: "test.ping", arg: [], kwarg: {} }, "bad_target");
       const garbage = await nc.request(s.api("publish"), new Uint8Array([0xc1, 0xff]), { timeout: 5000 });
       assert.ok(garbage.headers?.get("Natrium-Error"));
     });
@@ -134,7 +136,7 @@ test("master - a restarted master closes the jobs it left open, counting returns
   const nc = await connect({ servers: nats.url });
   const s = subjects(`r${randomBytes(4).toString("hex")}`);
   const keys = ephemeralKeys();
-  const opts = { id: "master", ns: s.ns, timeout: 5, autoAccept: true, commandTtl: 60, streamMaxAgeHours: 0, replicas: 1, resumeWindowSec: 600 };
+  const opts = { id: "master", ns: s.ns, timeout: 5, autoAccept: true, commandTtl: 60, streamMaxAgeHours: 0, replicas: 1, resumeWindowSec: 600, adminPub: admin.key.pub };
   let master = new Master(nc, keys, opts, quiet);
   try {
     await master.start();
@@ -142,7 +144,7 @@ test("master - a restarted master closes the jobs it left open, counting returns
     const db1 = await startMinion(nc, s, "db1");
     await waitFor("minions accepted", () => (master.registry.accepted("web1") && master.registry.accepted("db1") ? true : undefined));
     const pub = (timeout: number) =>
-      request<PublishReply>(nc, s.api("publish"), { v: 1, tgt: "*", tgt_type: "glob", fun: "test.ping", arg: [], kwarg: {}, user: "t", timeout }, 5000);
+      signedRequest<PublishReply>(nc, s.api("publish"), { v: 1, tgt: "*", tgt_type: "glob", fun: "test.ping", arg: [], kwarg: {}, timeout }, admin, 5000);
     const partial = await pub(3);
     const complete = await pub(60);
     await master.stop();

@@ -15,6 +15,7 @@ import { eventIds } from "../../contracts/ids.js";
 import { formatJid, jidToMicros, jidToDate } from "../../contracts/jid.js";
 import { registryKeys, masterKeyRecord, minionKeyRecord, minionDataRecord } from "../../contracts/registry.js";
 import { publishRequest, publishReply, errorReply, jobsQuery, jobQuery } from "../../contracts/api.js";
+import { openRequest, signedRequest } from "../../contracts/request.js";
 import { NatriumError, SubjectError } from "../../contracts/errors.js";
 import type { NatriumEvent } from "../../contracts/events/index.js";
 import { VECTORS_DIR, expectedFiles } from "../vectors/gen-vectors.js";
@@ -236,11 +237,18 @@ test("contracts vectors - request/reply bodies", () => {
   const v = load<{ messages: { name: string; subject: string; headers: Record<string, string>; body: unknown; payload_hex: string }[] }>("api.json");
   const validators: Record<string, { parse(x: unknown): unknown }> = {
     publish_request: publishRequest, publish_reply: publishReply, error_reply: errorReply, jobs_query: jobsQuery, job_query: jobQuery,
+    signed_publish_request: signedRequest,
   };
   for (const m of v.messages) {
     assert.equal(hex(encode(m.body)), m.payload_hex, m.name);
     validators[m.name].parse(decode(unhex(m.payload_hex)));
   }
+  // The signed envelope: opens, verifies (also with tweetnacl), and carries a valid request.
+  const sr = v.messages.find((m) => m.name === "signed_publish_request")!;
+  const opened = openRequest(sr.subject, unhex(sr.payload_hex), { get: (k: string) => sr.headers[k] ?? "" });
+  publishRequest.parse(opened.env.body);
+  const signedBytes = new Uint8Array([...Buffer.from(sr.subject + "\n"), ...unhex(sr.payload_hex)]);
+  assert.ok(nacl.sign.detached.verify(signedBytes, Buffer.from(sr.headers[H.sig], "base64"), Buffer.from(sr.headers[H.signer], "base64")));
   const err = v.messages.find((m) => m.name === "error_reply")!;
   assert.equal(err.headers[H.error], (err.body as { code: string }).code);
 });

@@ -14,7 +14,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { join } from "node:path";
 import nacl from "tweetnacl";
 import { encode } from "../../contracts/codec.js";
-import { signingKeyFromSeed, fingerprint, type SigningKey } from "../../contracts/sign.js";
+import { signingKeyFromSeed, fingerprint, sign, type SigningKey } from "../../contracts/sign.js";
 import { seal, H } from "../../contracts/message.js";
 import { subjects, encodeToken, KeyStates } from "../../contracts/subjects.js";
 import { eventIds } from "../../contracts/ids.js";
@@ -372,13 +372,21 @@ export function buildApi() {
   const msg = (name: string, subject: string, direction: "request" | "reply", body: unknown, headers: Record<string, string> = {}) => ({
     name, subject, direction, headers, body, payload_hex: hex(encode(body)),
   });
+  // A user's request to the master travels in a signed envelope (contracts/request.ts); the
+  // user key here is the "admin" seed 0x06.
+  const publish = { v: 1, tgt: "web*", tgt_type: "glob", fun: "test.ping", arg: [], kwarg: {}, timeout: 5 };
+  const user = signingKeyFromSeed(new Uint8Array(32).fill(0x06));
+  const signed = (name: string, subject: string, env: Record<string, unknown>) => {
+    const payload = encode(env);
+    return { name, subject, direction: "request" as const, headers: { [H.signer]: user.pub, [H.sig]: sign(user, subject, payload) }, body: env, payload_hex: hex(payload) };
+  };
   return {
-    description: "Request/reply bodies (msgpack, sorted keys, unsigned at this layer). An error reply has the Natrium-Error header (the code) and an ErrorReply body.",
+    description:
+      "Request/reply bodies (msgpack, sorted keys). Requests to the master travel as the body of a signed envelope (signed_publish_request: Natrium-Signer is the user's key, seed 32 x 0x06; Natrium-Sig over subject, 0x0A, payload). An error reply has the Natrium-Error header (the code) and an ErrorReply body.",
     generated_by: GENERATED_BY,
     messages: [
-      msg("publish_request", s.api("publish"), "request", {
-        v: 1, tgt: "web*", tgt_type: "glob", fun: "test.ping", arg: [], kwarg: {}, timeout: 5, user: "admin",
-      }),
+      msg("publish_request", s.api("publish"), "request", publish),
+      signed("signed_publish_request", s.api("publish"), { v: 1, user: "admin", rid: "vector-request-0001", ts: TS, body: publish }),
       msg("publish_reply", s.api("publish"), "reply", { jid: JID, minions: [MINION], timeout: 5, created: TS }),
       msg("error_reply", s.api("publish"), "reply", { code: "bad_target", message: "regex target \"(\" does not compile" }, { [H.error]: "bad_target" }),
       msg("jobs_query", s.cache("jobs"), "request", { limit: 10 }),

@@ -1,0 +1,83 @@
+// Users and what they may do, in Salt's publisher_acl shape. A user's `acl` is a list whose
+// items are either a function pattern (any minion) or a mapping of minion-id glob to function
+// patterns:
+//
+//   acl:
+//     - test.ping                  # test.ping on any minion
+//     - 'web*': ['test.*', cmd.run] # on minions whose id matches web*
+//
+// The check is against the minions a target *resolves to*, not the target's text: a user
+// allowed `web*` cannot reach db1 through a list, grain or regex target. Patterns are globs
+// (`*`, `?`, `[...]`), as Salt's are by default.
+
+import { NatriumError } from "../../contracts/errors.js";
+import { globToRegExp } from "../common/target.js";
+
+export type AclItem = string | Record<string, string[]>;
+
+export interface Principal {
+  user: string;
+  /** May do everything. */
+  admin: boolean;
+  /** May list, accept, reject and delete minion keys. */
+  keys: boolean;
+  acl: AclItem[];
+}
+
+/** A request the user's permissions do not cover; the message names the rule that failed. */
+export class DeniedError extends NatriumError {
+  constructor(message: string) {
+    super("denied", message);
+  }
+}
+
+interface Rule {
+  minions: RegExp;
+  minionText: string;
+  funs: { re: RegExp; text: string }[];
+}
+
+const compiled = new WeakMap<AclItem[], Rule[]>();
+
+function rules(acl: AclItem[]): Rule[] {
+  let r = compiled.get(acl);
+  if (r) return r;
+  r = [];
+  for (const item of acl) {
+    if (typeof item === "string") r.push({ minions: /^/, minionText: "*", funs: [{ re: globToRegExp(item), text: item }] });
+    else {
+      for (const [tgt, funs] of Object.entries(item)) {
+        r.push({ minions: globToRegExp(tgt), minionText: tgt, funs: funs.map((f) => ({ re: globToRegExp(f), text: f })) });
+      }
+    }
+  }
+  compiled.set(acl, r);
+  return r;
+}
+
+/** Throws DeniedError unless `who` may run `fun` on every one of `minions`. */
+export function checkPublish(who: Principal, fun: string, minions: readonly string[], target: string): void {
+  if (who.admin) return;
+  const rs = rules(who.acl);
+  if (!rs.length) throw new DeniedError(`user "${who.user}" may not run jobs (no acl in the master's users config)`);
+  const mayRun = rs.filter((r) => r.funs.some((f) => f.re.test(fun)));
+  if (!mayRun.length) {
+    throw new DeniedError(`user "${who.user}" may not run ${fun}: no acl rule allows it (allowed: ${describe(rs)})`);
+  }
+  const outside = minions.filter((m) => !mayRun.some((r) => r.minions.test(m)));
+  if (outside.length) {
+    const shown = outside.slice(0, 5).join(", ") + (outside.length > 5 ? ` (+${outside.length - 5} more)` : "");
+    throw new DeniedError(
+      `user "${who.user}" may not run ${fun} on ${shown}: target "${target}" selects minions outside the acl (${fun} is allowed on ${mayRun.map((r) => r.minionText).join(", ")})`,
+    );
+  }
+}
+
+export function checkKeys(who: Principal): void {
+  if (who.admin || who.keys) return;
+  throw new DeniedError(`user "${who.user}" may not manage minion keys (set keys: true for the user in the master's users config)`);
+}
+
+function describe(rs: Rule[]): string {
+  return rs.map((r) => `${r.minionText}: ${r.funs.map((f) => f.text).join(" ")}`).join("; ");
+}
