@@ -2,19 +2,22 @@
 // the preferred one, which this test occupies), and the built CLI finds it without flags.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, existsSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { BIN, cli, cliJson, startUp, stopUp } from "../helpers/cli.js";
 import { toHeaders } from "../../services/common/bus.js";
 import { subjects } from "../../contracts/subjects.js";
 import { freePort, waitFor } from "../helpers/ports.js";
 import type { RunResult } from "../../cli/lib/run.js";
-import type { JobReply, JobsReply, RebuildReply } from "../../contracts/api.js";
+import type { JobReply, JobsReply, KeysReply, RebuildReply } from "../../contracts/api.js";
+
+/** oclif wraps long error lines with " ›   " prefixes; read the message as one line. */
+const oneLine = (s: string) => s.replace(/\s*›\s*/g, " ").replace(/\s+/g, " ");
 
 function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch { return false; }
@@ -201,6 +204,62 @@ test("e2e - natrium up, then the CLI runs jobs and reads history without flags",
       for (const [name, pid] of Object.entries(stack.pids as Record<string, number>)) assert.ok(alive(pid), `${name} is still running`);
       const st = await cliJson<JobsReply>(["jobs", "list", "--limit", "1"], opts);
       assert.equal(st.code, 0);
+    });
+
+    await t.test("keys: a new minion waits as pending until accepted; delete sends it back to pending", async () => {
+      const list = await cliJson<KeysReply>(["keys", "list"], opts);
+      assert.deepEqual(list.data.keys.map((k) => [k.id, k.state]), [["db1", "accepted"], ["web1", "accepted"], ["web2", "accepted"]]);
+      const human = await cli(["keys", "list"], opts);
+      assert.match(human.stdout, /^Accepted Keys:\ndb1\nweb1\nweb2\nUnaccepted Keys:\nRejected Keys:$/m);
+      const yaml = join(work, "late1.yaml");
+      writeFileSync(yaml, `nats_url: ${stack.nats_url}\nns: ${stack.ns}\nid: late1\ndata_dir: ${join(work, "late1")}\nlog_level: warning\n`);
+      const late = spawn(process.execPath, [BIN, "minion", "-c", yaml], { env: cleanEnv, stdio: "ignore" });
+      try {
+        await waitFor("late1 pending", async () => {
+          const r = await cliJson<KeysReply>(["keys", "list", "--state", "pending"], opts);
+          return r.data.keys.some((k) => k.id === "late1") ? true : undefined;
+        }, 30_000);
+        const before = await cli(["run", "*", "test.ping"], opts);
+        assert.deepEqual(before.stdout.trim().split("\n").sort(), ["db1: True", "web1: True", "web2: True"], "a pending minion is not targeted");
+        const finger = await cli(["keys", "finger", "late1"], opts);
+        assert.match(finger.stdout, /^master: {2}[0-9a-f:]{95}$/m);
+        assert.match(finger.stdout, /^late1: {2}[0-9a-f:]{95}$/m);
+        const acc = await cli(["keys", "accept", "late*"], opts);
+        assert.equal(acc.code, 0, acc.stderr);
+        assert.match(acc.stdout, /Key for minion late1 accepted\./);
+        await waitFor("late1 answers", async () => {
+          const r = await cli(["run", "late1", "test.ping", "--timeout", "2"], opts);
+          return r.stdout.includes("late1: True") ? true : undefined;
+        }, 30_000);
+        const del = await cli(["keys", "delete", "late1"], opts);
+        assert.match(del.stdout, /Key for minion late1 deleted\./);
+        await waitFor("late1 pending again", async () => {
+          const r = await cliJson<KeysReply>(["keys", "list", "late1"], opts);
+          return r.data.keys[0]?.state === "pending" ? true : undefined;
+        }, 30_000);
+        const rej = await cli(["keys", "reject", "late1"], opts);
+        assert.match(rej.stdout, /Key for minion late1 rejected\./);
+        const none = await cli(["keys", "accept", "nosuch"], opts);
+        assert.equal(none.code, 2);
+        assert.match(oneLine(none.stderr), /no pending key matches "nosuch"/);
+      } finally {
+        late.kill("SIGTERM");
+      }
+    });
+
+    await t.test("user keygen writes a private key and prints the config lines", async () => {
+      const r = await cli(["user", "keygen", "alice"], opts);
+      assert.equal(r.code, 0, r.stderr);
+      const file = join(work, "home", "keys", "alice.sign");
+      assert.equal(statSync(file).mode & 0o777, 0o600);
+      assert.match(r.stdout, /users:\n {2}alice:\n {4}pub: [A-Za-z0-9+/]{43}=/);
+      const again = await cli(["user", "keygen", "alice"], opts);
+      assert.equal(again.code, 2);
+      assert.match(oneLine(again.stderr), /already exists/);
+      // alice is not in the master's users: her requests are refused, by name.
+      const denied = await cli(["run", "*", "test.ping", "--user", "alice"], opts);
+      assert.equal(denied.code, 2);
+      assert.match(oneLine(denied.stderr), /user "alice" is not in the master's users config/);
     });
 
     await t.test("a wrong flag or an unreachable server gives a clear error", async () => {
