@@ -48,7 +48,7 @@ export async function openClient(flags: ClientFlags): Promise<Client> {
   }
   const s = subjects(r.ns);
   let who: Identity | undefined;
-  const identity = () => (who ??= resolveIdentity(flags));
+  const identity = () => (who ??= resolveIdentity(flags, r.adminKey));
   return {
     nc,
     s,

@@ -9,7 +9,6 @@ import { basename, join } from "node:path";
 import { NatriumError } from "../../contracts/errors.js";
 import { ADMIN_USER, type Identity } from "../../contracts/request.js";
 import { readSigningKey } from "../../services/common/keys.js";
-import { stackInfo } from "./stack.js";
 
 export class NoIdentityError extends NatriumError {
   constructor(user: string, looked: string) {
@@ -28,11 +27,11 @@ export function userKeyPath(user: string, env: NodeJS.ProcessEnv = process.env):
   return join(userKeysDir(env), `${user}.sign`);
 }
 
-export function resolveIdentity(flags: { key?: string; user?: string }, env: NodeJS.ProcessEnv = process.env): Identity {
+/** `stackAdmin`: the admin key named by the stack file the CLI found (resolveStack). */
+export function resolveIdentity(flags: { key?: string; user?: string }, stackAdmin: string | undefined, env: NodeJS.ProcessEnv = process.env): Identity {
   const named = flags.user ?? env.NATRIUM_USER;
   const keyFile = flags.key ?? env.NATRIUM_KEY;
   if (keyFile) return { user: named ?? basename(keyFile).replace(/\.sign$/, ""), key: readSigningKey(keyFile) };
-  const stackAdmin = stackInfo()?.admin_key;
   if ((!named || named === ADMIN_USER) && stackAdmin && existsSync(stackAdmin)) {
     return { user: ADMIN_USER, key: readSigningKey(stackAdmin) };
   }

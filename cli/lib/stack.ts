@@ -48,12 +48,8 @@ export interface Resolved {
   ns: string;
   /** Where the settings came from, for error messages. */
   from: string;
-}
-
-/** The running stack's file, if the CLI finds one. */
-export function stackInfo(): StackInfo | undefined {
-  const file = [findProjectStack(), homeStackPath()].find((p) => p && existsSync(p));
-  return file ? read(file) : undefined;
+  /** The master's admin key of the stack file found, if any (see identity.ts). */
+  adminKey?: string;
 }
 
 export function resolveStack(flags: { url?: string; ns?: string }, env: NodeJS.ProcessEnv = process.env): Resolved {
@@ -62,7 +58,7 @@ export function resolveStack(flags: { url?: string; ns?: string }, env: NodeJS.P
   const url = flags.url ?? env.NATS_URL ?? stack?.nats_url ?? "nats://127.0.0.1:4222";
   const ns = flags.ns ?? env.NATRIUM_NS ?? stack?.ns ?? "natrium";
   const from = flags.url ? "--url" : env.NATS_URL ? "NATS_URL" : stack ? file! : "the default";
-  return { url, ns, from };
+  return { url, ns, from, adminKey: stack?.admin_key };
 }
 
 export function writeStack(projectDir: string, info: StackInfo): string[] {

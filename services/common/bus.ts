@@ -3,7 +3,7 @@
 // errors. Nothing here spells a subject; the builders in contracts/ do.
 
 import { connect, headers as natsHeaders, type NatsConnection, type Msg, type MsgHdrs } from "@nats-io/transport-node";
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type PubAck, type StreamConfig } from "@nats-io/jetstream";
+import { type JetStreamClient, type JetStreamManager, type PubAck, type StreamConfig } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { encode, decode } from "../../contracts/codec.js";
 import { H, type Sealed } from "../../contracts/message.js";

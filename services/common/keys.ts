@@ -45,13 +45,9 @@ function writeKey(path: string, bytes: Uint8Array): void {
 
 /** Load `<dir>/<name>.sign` and `<dir>/<name>.box`, creating them on first start. */
 export function loadOrCreateKeys(dir: string, name: string): ServiceKeys {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  chmodSync(dir, 0o700);
-  const signPath = join(dir, `${name}.sign`);
+  const sign = loadOrCreateSigningKey(dir, name).key;
   const boxPath = join(dir, `${name}.box`);
-  if (!existsSync(signPath)) writeKey(signPath, generateSeed());
   if (!existsSync(boxPath)) writeKey(boxPath, nacl.randomBytes(32));
-  const sign = signingKeyFromSeed(readKey(signPath));
   const boxSecret = readKey(boxPath);
   const boxPublic = boxPublicOf(boxSecret);
   return { sign, boxSecret, boxPublic, boxPub: Buffer.from(boxPublic).toString("base64") };
@@ -60,6 +56,7 @@ export function loadOrCreateKeys(dir: string, name: string): ServiceKeys {
 /** Load `<dir>/<name>.sign` alone (an Ed25519 key, e.g. the master's admin key), creating it on first use. */
 export function loadOrCreateSigningKey(dir: string, name: string): { key: SigningKey; path: string } {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
   const path = join(dir, `${name}.sign`);
   if (!existsSync(path)) writeKey(path, generateSeed());
   return { key: signingKeyFromSeed(readKey(path)), path };

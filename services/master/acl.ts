@@ -15,13 +15,20 @@ import { globToRegExp } from "../common/target.js";
 
 export type AclItem = string | Record<string, string[]>;
 
+/** One compiled ACL rule: on minions matching `minions`, functions matching any of `funs`. */
+export interface AclRule {
+  minions: RegExp;
+  minionText: string;
+  funs: { re: RegExp; text: string }[];
+}
+
 export interface Principal {
   user: string;
   /** May do everything. */
   admin: boolean;
   /** May list, accept, reject and delete minion keys. */
   keys: boolean;
-  acl: AclItem[];
+  rules: AclRule[];
 }
 
 /** A request the user's permissions do not cover; the message names the rule that failed. */
@@ -31,34 +38,26 @@ export class DeniedError extends NatriumError {
   }
 }
 
-interface Rule {
-  minions: RegExp;
-  minionText: string;
-  funs: { re: RegExp; text: string }[];
-}
-
-const compiled = new WeakMap<AclItem[], Rule[]>();
-
-function rules(acl: AclItem[]): Rule[] {
-  let r = compiled.get(acl);
-  if (r) return r;
-  r = [];
-  for (const item of acl) {
-    if (typeof item === "string") r.push({ minions: /^/, minionText: "*", funs: [{ re: globToRegExp(item), text: item }] });
-    else {
-      for (const [tgt, funs] of Object.entries(item)) {
-        r.push({ minions: globToRegExp(tgt), minionText: tgt, funs: funs.map((f) => ({ re: globToRegExp(f), text: f })) });
-      }
+/** Compile a user's ACL once, at start: a pattern that is not a valid glob stops the master. */
+export function compileAcl(user: string, acl: AclItem[]): AclRule[] {
+  const glob = (pattern: string) => {
+    try {
+      return globToRegExp(pattern);
+    } catch (err) {
+      throw new NatriumError("bad_config", `users.${user}.acl: ${(err as Error).message}`);
     }
-  }
-  compiled.set(acl, r);
-  return r;
+  };
+  return acl.flatMap((item) =>
+    typeof item === "string"
+      ? [{ minions: /^/, minionText: "*", funs: [{ re: glob(item), text: item }] }]
+      : Object.entries(item).map(([tgt, funs]) => ({ minions: glob(tgt), minionText: tgt, funs: funs.map((f) => ({ re: glob(f), text: f })) })),
+  );
 }
 
 /** Throws DeniedError unless `who` may run `fun` on every one of `minions`. */
 export function checkPublish(who: Principal, fun: string, minions: readonly string[], target: string): void {
   if (who.admin) return;
-  const rs = rules(who.acl);
+  const rs = who.rules;
   if (!rs.length) throw new DeniedError(`user "${who.user}" may not run jobs (no acl in the master's users config)`);
   const mayRun = rs.filter((r) => r.funs.some((f) => f.re.test(fun)));
   if (!mayRun.length) {
@@ -78,6 +77,6 @@ export function checkKeys(who: Principal): void {
   throw new DeniedError(`user "${who.user}" may not manage minion keys (set keys: true for the user in the master's users config)`);
 }
 
-function describe(rs: Rule[]): string {
+function describe(rs: AclRule[]): string {
   return rs.map((r) => `${r.minionText}: ${r.funs.map((f) => f.text).join(" ")}`).join("; ");
 }

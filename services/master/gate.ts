@@ -10,7 +10,7 @@ import { ADMIN_USER, openRequest, type SignedRequest } from "../../contracts/req
 import { NatriumError, SignatureError } from "../../contracts/errors.js";
 import { fingerprint } from "../../contracts/sign.js";
 import type { Auditor } from "../common/audit.js";
-import { DeniedError, type AclItem, type Principal } from "./acl.js";
+import { compileAcl, DeniedError, type AclItem, type Principal } from "./acl.js";
 
 export interface UserConfig {
   pub: string;
@@ -30,12 +30,12 @@ export class Gate {
     private readonly audit: Auditor,
   ) {
     for (const [user, u] of Object.entries(users)) {
-      this.users.set(user, { user, pub: u.pub, admin: !!u.admin, keys: !!u.keys, acl: u.acl ?? [] });
+      this.users.set(user, { user, pub: u.pub, admin: !!u.admin, keys: !!u.keys, rules: compileAcl(user, u.acl ?? []) });
     }
   }
 
   /** Verify, identify and de-duplicate a request; throws a typed, audited error otherwise. */
-  async admit(msg: Msg): Promise<{ who: Principal; body: unknown; env: SignedRequest }> {
+  async admit(msg: Msg): Promise<{ who: Principal; body: unknown }> {
     let env: SignedRequest;
     let signer: string;
     try {
@@ -64,7 +64,7 @@ export class Gate {
       this.refuse("replayed_request", e.message, msg.subject, env.user, { rid: env.rid });
       throw e;
     }
-    return { who, body: env.body, env };
+    return { who, body: env.body };
   }
 
   private identify(user: string, signer: string, subject: string): Principal {
@@ -74,7 +74,7 @@ export class Gate {
         this.refuse("unknown_user", e.message, subject, user);
         throw e;
       }
-      return { user: ADMIN_USER, admin: true, keys: true, acl: [] };
+      return { user: ADMIN_USER, admin: true, keys: true, rules: [] };
     }
     const u = this.users.get(user);
     if (!u) {

@@ -50,7 +50,7 @@ export async function handleKeys(
       const to: KeyState = req.op === "accept" ? "accepted" : "rejected";
       if (r.state === to) continue;
       await keeper.setKey(r.id, to, r.pub, r.box_pub, by);
-      changed.push({ ...info(r), state: to as KeyInfo["state"], ts: Date.now() });
+      changed.push(info(registry.keys.get(r.id)!));
     }
   }
   return { keys: changed, master };

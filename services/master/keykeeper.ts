@@ -69,8 +69,9 @@ export class KeyKeeper {
       });
       return;
     }
-    const by = this.autoAccept ? "auto_accept" : this.autosign.find((g) => globMatch(g, b.id));
-    await this.setKey(b.id, by ? "accepted" : "pending", b.pub, b.box_pub, by ? (by === "auto_accept" ? by : `autosign ${by}`) : "minion");
+    const glob = this.autosign.find((g) => globMatch(g, b.id));
+    const acceptedBy = this.autoAccept ? "auto_accept" : glob !== undefined ? `autosign ${glob}` : undefined;
+    await this.setKey(b.id, acceptedBy ? "accepted" : "pending", b.pub, b.box_pub, acceptedBy ?? "minion");
   }
 
   async setKey(id: string, state: KeyState, pub: string, boxPub: string, by: string): Promise<void> {

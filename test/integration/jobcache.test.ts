@@ -314,7 +314,7 @@ test("jobcache - a rebuild gives identical tables, row for row", { timeout: 300_
 
 /** Garbage, wrong headers, invalid bodies and bad signatures on every persisted subject. */
 async function publishBadMessages(env: Env): Promise<number> {
-  const { s, cast, js } = env;
+  const { cast, js } = env;
   const jid = J(77);
   const stranger = ephemeralKeys();
   const good: Sealed[] = [

@@ -8,33 +8,23 @@ import { jetstream, DeliverPolicy } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { startNats } from "../helpers/nats.js";
 import { waitFor } from "../helpers/ports.js";
+import { publishEv, startMinion } from "../helpers/minions.js";
 import { Master } from "../../services/master/master.js";
-import { ephemeralKeys, type ServiceKeys } from "../../services/common/keys.js";
+import { ephemeralKeys } from "../../services/common/keys.js";
 import { createLogger } from "../../services/common/log.js";
 import { request, signedRequest, toHeaders } from "../../services/common/bus.js";
 import { subjects, type Subjects } from "../../contracts/subjects.js";
-import { seal, open } from "../../contracts/message.js";
+import { open } from "../../contracts/message.js";
 import { eventIds } from "../../contracts/ids.js";
 import { decode } from "../../contracts/codec.js";
 import { registryKeys, minionKeyRecord } from "../../contracts/registry.js";
 import { RemoteError } from "../../contracts/errors.js";
 import type { PublishReply } from "../../contracts/api.js";
-import type { JobDone, JobReturned, NatriumEvent } from "../../contracts/events/index.js";
+import type { JobDone, JobReturned } from "../../contracts/events/index.js";
 
 const quiet = createLogger({ svc: "test" }, "quiet");
 /** The master's admin: every request below is signed by it. */
 const admin = { user: "admin", key: ephemeralKeys().sign };
-
-async function publishEv(nc: NatsConnection, subject: string, body: NatriumEvent, keys: ServiceKeys) {
-  const ev = seal(subject, body, keys.sign);
-  await jetstream(nc).publish(ev.subject, ev.payload, { msgID: body.eid, headers: toHeaders(ev.headers) });
-}
-
-async function startMinion(nc: NatsConnection, s: Subjects, id: string, keys = ephemeralKeys(), grains: Record<string, unknown> = {}) {
-  await publishEv(nc, s.minionStart(id), { v: 1, type: "minion.start", eid: eventIds.unique("start"), ts: Date.now(), id, pub: keys.sign.pub, box_pub: keys.boxPub, version: "t", pid: 1, host: "h" }, keys);
-  await publishEv(nc, s.minionGrains(id), { v: 1, type: "minion.grains", eid: eventIds.unique("grains"), ts: Date.now(), id, grains: { id, ...grains } }, keys);
-  return keys;
-}
 
 function ret(jid: string, id: string): JobReturned {
   const now = Date.now();

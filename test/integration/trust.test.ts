@@ -4,36 +4,25 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { connect } from "@nats-io/transport-node";
 import { jetstream, DeliverPolicy } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { startNats } from "../helpers/nats.js";
 import { waitFor } from "../helpers/ports.js";
+import { startMinion } from "../helpers/minions.js";
 import { Master } from "../../services/master/master.js";
-import { ephemeralKeys, type ServiceKeys } from "../../services/common/keys.js";
+import { ephemeralKeys } from "../../services/common/keys.js";
 import { createLogger } from "../../services/common/log.js";
 import { signedRequest, toHeaders } from "../../services/common/bus.js";
-import { subjects, type Subjects } from "../../contracts/subjects.js";
-import { seal, open } from "../../contracts/message.js";
+import { subjects } from "../../contracts/subjects.js";
+import { open } from "../../contracts/message.js";
 import { sealRequest, type Identity } from "../../contracts/request.js";
-import { eventIds } from "../../contracts/ids.js";
 import { decode } from "../../contracts/codec.js";
 import { registryKeys } from "../../contracts/registry.js";
 import { RemoteError } from "../../contracts/errors.js";
 import type { KeysReply, KeysRequest, PublishReply, PublishRequest } from "../../contracts/api.js";
-import type { NatriumEvent } from "../../contracts/events/index.js";
 
 const quiet = createLogger({ svc: "test" }, "quiet");
-
-async function publishEv(nc: NatsConnection, subject: string, body: NatriumEvent, keys: ServiceKeys) {
-  const ev = seal(subject, body, keys.sign);
-  await jetstream(nc).publish(ev.subject, ev.payload, { msgID: body.eid, headers: toHeaders(ev.headers) });
-}
-
-async function startMinion(nc: NatsConnection, s: Subjects, id: string, keys = ephemeralKeys()) {
-  await publishEv(nc, s.minionStart(id), { v: 1, type: "minion.start", eid: eventIds.unique("start"), ts: Date.now(), id, pub: keys.sign.pub, box_pub: keys.boxPub, version: "t", pid: 1, host: "h" }, keys);
-  return keys;
-}
 
 const ping = (tgt: string | string[], fun = "test.ping"): PublishRequest => ({ v: 1, tgt, tgt_type: Array.isArray(tgt) ? "list" : "glob", fun, arg: [], kwarg: {}, timeout: 0.2 });
 
