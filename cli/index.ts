@@ -13,6 +13,7 @@ import KeysList from "./commands/keys/list.js";
 import KeysReject from "./commands/keys/reject.js";
 import MasterCmd from "./commands/master.js";
 import MinionCmd from "./commands/minion.js";
+import NatsConfig from "./commands/nats-config.js";
 import Run from "./commands/run.js";
 import Up from "./commands/up.js";
 import UserKeygen from "./commands/user/keygen.js";
@@ -30,6 +31,7 @@ export const COMMANDS = {
   "keys:reject": KeysReject,
   master: MasterCmd,
   minion: MinionCmd,
+  "nats-config": NatsConfig,
   run: Run,
   up: Up,
   "user:keygen": UserKeygen,

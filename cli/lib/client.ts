@@ -5,7 +5,9 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { Kvm, type KV } from "@nats-io/kv";
 import { connectBus, signedRequest, UnreachableError } from "../../services/common/bus.js";
 import { subjects, type ApiVerb, type Subjects } from "../../contracts/subjects.js";
-import type { Identity } from "../../contracts/request.js";
+import { ADMIN_USER, type Identity } from "../../contracts/request.js";
+import type { NatsParty } from "../../contracts/permissions.js";
+import { natsAuth } from "../../services/common/natsauth.js";
 import { resolveIdentity } from "./identity.js";
 import { decode } from "../../contracts/codec.js";
 import { minionKeyRecord, registryKeys } from "../../contracts/registry.js";
@@ -40,15 +42,27 @@ export interface ClientFlags {
 
 export async function openClient(flags: ClientFlags): Promise<Client> {
   const r = resolveStack(flags);
+  const s = subjects(r.ns);
+  // The signing key is also the NATS identity on a locked-down server. A command that signs
+  // nothing can still run without one (on an open server), so a missing key fails only on use.
+  let who: Identity | undefined;
+  let noKey: unknown;
+  try {
+    who = resolveIdentity(flags, r.adminKey);
+  } catch (err) {
+    noKey = err;
+  }
+  const identity = (): Identity => {
+    if (!who) throw noKey;
+    return who;
+  };
+  const party: NatsParty | undefined = who && (who.user === ADMIN_USER ? { role: "admin" } : { role: "user", name: who.user });
   let nc: NatsConnection;
   try {
-    nc = await connectBus({ url: r.url, name: "natrium-cli" });
+    nc = await connectBus({ url: r.url, name: "natrium-cli", auth: who && party ? natsAuth(s, party, { ownSeed: who.key.seed }) : undefined });
   } catch (err) {
     throw new StackUnreachableError(r.url, r.from, err instanceof UnreachableError ? err.cause : err);
   }
-  const s = subjects(r.ns);
-  let who: Identity | undefined;
-  const identity = () => (who ??= resolveIdentity(flags, r.adminKey));
   return {
     nc,
     s,

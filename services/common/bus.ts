@@ -2,7 +2,7 @@
 // publishing signed events until JetStream acknowledges them, and request/reply with typed
 // errors. Nothing here spells a subject; the builders in contracts/ do.
 
-import { connect, headers as natsHeaders, type NatsConnection, type Msg, type MsgHdrs } from "@nats-io/transport-node";
+import { connect, nkeyAuthenticator, headers as natsHeaders, type NatsConnection, type Msg, type MsgHdrs } from "@nats-io/transport-node";
 import { type JetStreamClient, type JetStreamManager, type PubAck, type StreamConfig } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { encode, decode } from "../../contracts/codec.js";
@@ -19,9 +19,18 @@ export class UnreachableError extends NatriumError {
   }
 }
 
+/** How a party proves itself to a locked-down nats-server (ignored by one without authorization). */
+export interface NatsAuth {
+  /** An nkey user seed ("SU...") as bytes: contracts/nkey.ts makes one from an Ed25519 seed. None: anonymous. */
+  seed?: Uint8Array;
+  /** The party's inbox prefix (contracts/permissions.ts), the only inbox it may subscribe to. */
+  inboxPrefix: string;
+}
+
 export interface BusOptions {
   url: string;
   name: string;
+  auth?: NatsAuth;
   log?: Logger;
   /** Keep retrying the first connection until it succeeds (daemons); CLI commands fail fast. */
   waitForServer?: boolean;
@@ -40,6 +49,8 @@ export async function connectBus(opts: BusOptions): Promise<NatsConnection> {
       // Async stack traces cost half of JetStream publish throughput (MEASURED.md).
       noAsyncTraces: true,
       pingInterval: 20_000,
+      ...(opts.auth?.seed ? { authenticator: nkeyAuthenticator(opts.auth.seed) } : {}),
+      ...(opts.auth ? { inboxPrefix: opts.auth.inboxPrefix } : {}),
     });
   } catch (err) {
     throw new UnreachableError(opts.url, err);

@@ -21,6 +21,7 @@ export const CommonConfig = {
   nats_url: Type.String({ default: "nats://127.0.0.1:4222", description: "NATS server URL(s), comma-separated; NATS_URL overrides" }),
   ns: Type.String({ default: "natrium", pattern: "^[a-z][a-z0-9_-]{0,31}$", description: "subject namespace; every service of one installation uses the same" }),
   log_level: Type.Union(LogLevels.map((l) => Type.Literal(l)), { default: "info", description: "trace, debug, info, warning, error or quiet" }),
+  nats_seed: Type.String({ default: "", description: "NATS nkey seed file (SU..., 0600) to authenticate with on a locked-down server; default: the nkey of the service's own Ed25519 key (master, minion), none (job cache)" }),
   pki_dir: Type.String({ default: "", description: "directory for this service's keys (0700, keys 0600); default <data_dir>/pki" }),
   data_dir: Type.String({ default: "/var/lib/natrium", description: "directory for state this service keeps on disk" }),
 };

@@ -11,7 +11,8 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { subjects } from "../../contracts/subjects.js";
 import { loadConfig } from "../common/config.js";
 import { daemonArgs, exitOnStartError, serviceLogger } from "../common/daemon.js";
-import { connectBus, sleep } from "../common/bus.js";
+import { connectBus, sleep, type NatsAuth } from "../common/bus.js";
+import { natsAuth } from "../common/natsauth.js";
 import type { Logger } from "../common/log.js";
 import { JobcacheConfig } from "./config.js";
 import { openStore, describe, type Store } from "./store.js";
@@ -29,10 +30,10 @@ export interface RunJobcacheOptions {
 }
 
 /** Keep trying until NATS answers: a daemon that starts before its server should wait, and say so. */
-async function connectWithRetry(url: string, log: Logger, signal: AbortSignal): Promise<NatsConnection | undefined> {
+async function connectWithRetry(url: string, auth: NatsAuth | undefined, log: Logger, signal: AbortSignal): Promise<NatsConnection | undefined> {
   for (let attempt = 1; !signal.aborted; attempt++) {
     try {
-      return await connectBus({ url, name: "natrium-jobcache", log });
+      return await connectBus({ url, name: "natrium-jobcache", log, auth });
     } catch (err) {
       if (attempt === 1 || attempt % 30 === 0) log.warn("cannot reach NATS; retrying every second", { nats_url: url, attempt, error: describe(err) });
       await sleep(1000, signal);
@@ -70,7 +71,7 @@ export async function runJobcache(opts: RunJobcacheOptions = {}): Promise<void> 
   let projector: Projector | undefined;
   try {
     log.info("starting", { nats_url: cfg.nats_url, store: cfg.database_url ? "postgres" : "pglite" });
-    nc = await connectWithRetry(cfg.nats_url, log, stop.signal);
+    nc = await connectWithRetry(cfg.nats_url, natsAuth(s, { role: "jobcache" }, { seedFile: cfg.nats_seed }), log, stop.signal);
     if (!nc) return;
     store = await openStore({ databaseUrl: cfg.database_url, dataDir: cfg.data_dir, poolSize: cfg.db_pool_size, log, signal: stop.signal });
     log.info("database ready", { store: store.kind, database: store.where });

@@ -3,6 +3,8 @@ import { fileURLToPath } from "node:url";
 import { loadConfig } from "../common/config.js";
 import { connectBus } from "../common/bus.js";
 import { loadOrCreateKeys, loadOrCreateSigningKey } from "../common/keys.js";
+import { natsAuth } from "../common/natsauth.js";
+import { subjects } from "../../contracts/subjects.js";
 import { fingerprint } from "../../contracts/sign.js";
 import { daemonArgs, exitOnStartError, runUntilSignal, serviceLogger } from "../common/daemon.js";
 import { MasterConfig } from "./config.js";
@@ -16,7 +18,8 @@ export async function runMaster(opts: { config?: string; overrides?: Record<stri
     const keys = loadOrCreateKeys(pki, "master");
     const admin = loadOrCreateSigningKey(pki, "admin");
     log.info("connecting", { nats_url: cfg.nats_url, ns: cfg.ns });
-    const nc = await connectBus({ url: cfg.nats_url, name: `natrium-master-${cfg.id}`, log, waitForServer: true });
+    const auth = natsAuth(subjects(cfg.ns), { role: "master" }, { seedFile: cfg.nats_seed, ownSeed: keys.sign.seed });
+    const nc = await connectBus({ url: cfg.nats_url, name: `natrium-master-${cfg.id}`, log, waitForServer: true, auth });
     const master = new Master(nc, keys, {
       id: cfg.id, ns: cfg.ns, timeout: cfg.timeout, autoAccept: cfg.auto_accept, commandTtl: cfg.command_ttl,
       streamMaxAgeHours: cfg.stream_max_age, replicas: cfg.stream_replicas, resumeWindowSec: cfg.resume_window,

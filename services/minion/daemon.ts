@@ -5,6 +5,9 @@ import { join } from "node:path";
 import { loadMinionConfig } from "./config.js";
 import { loadOrCreateKeys } from "../common/keys.js";
 import { connectBus } from "../common/bus.js";
+import { natsAuth } from "../common/natsauth.js";
+import { connectThroughBootstrap, isAuthRefused } from "./bootstrap.js";
+import { subjects } from "../../contracts/subjects.js";
 import { createLogger } from "../common/log.js";
 import { Minion } from "./minion.js";
 import { ModuleLoader } from "./modules/index.js";
@@ -44,10 +47,18 @@ export async function runMinion(opts: RunMinionOptions = {}): Promise<void> {
   if (opts.signal?.aborted) onStop();
 
   try {
-    const connecting = connectBus({ url: cfg.nats_url, name: `natrium-minion-${cfg.id}`, log, waitForServer: true });
+    const s = subjects(cfg.ns);
+    const auth = natsAuth(s, { role: "minion", id: cfg.id }, { seedFile: cfg.nats_seed, ownSeed: keys.sign.seed })!;
+    const name = `natrium-minion-${cfg.id}`;
+    const stopBootstrap = new AbortController();
+    void stopRequested.then(() => stopBootstrap.abort());
+    const connecting = connectBus({ url: cfg.nats_url, name, log, waitForServer: true, auth }).catch((err) => {
+      if (!isAuthRefused(err)) throw err;
+      return connectThroughBootstrap({ url: cfg.nats_url, name, s, id: cfg.id, keys, auth, log, signal: stopBootstrap.signal });
+    });
     const first = await Promise.race([connecting, stopRequested.then(() => undefined)]);
     if (!first) {
-      connecting.then((nc) => nc.close()).catch(() => {});
+      connecting.then((nc) => nc?.close()).catch(() => {});
       return;
     }
     const nc = first;

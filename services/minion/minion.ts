@@ -158,19 +158,7 @@ export class Minion implements HostedMinion {
   /** The start event, presenting this minion's keys to the master: at start, and after its key was deleted. */
   private async announceStart(): Promise<void> {
     const s = this.host.s;
-    const now = Date.now();
-    const startEv: MinionStarted = {
-      v: 1,
-      type: "minion.start",
-      eid: eventIds.unique("start"),
-      ts: now,
-      id: this.id,
-      pub: this.keys.sign.pub,
-      box_pub: this.keys.boxPub,
-      version: natriumVersion(),
-      pid: process.pid,
-      host: hostname().slice(0, 255),
-    };
+    const startEv = startEvent(this.id, this.keys);
     const signal = this.startAbort.signal;
     try {
       // Only the start event now; grains follow once the key is accepted (announceGrains), so
@@ -466,4 +454,20 @@ function writePin(path: string, pub: string): void {
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, pub + "\n", { mode: 0o600 });
   renameSync(tmp, path);
+}
+
+/** The start event: a minion presenting its keys (at start, after its key was deleted, through bootstrap). */
+export function startEvent(id: string, keys: ServiceKeys): MinionStarted {
+  return {
+    v: 1,
+    type: "minion.start",
+    eid: eventIds.unique("start"),
+    ts: Date.now(),
+    id,
+    pub: keys.sign.pub,
+    box_pub: keys.boxPub,
+    version: natriumVersion(),
+    pid: process.pid,
+    host: hostname().slice(0, 255),
+  };
 }

@@ -16,6 +16,10 @@ export interface NatsServer {
   kill(signal?: NodeJS.Signals): Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** What the server has logged so far (its last megabyte). */
+  log(): string;
+  /** Re-read the config file (SIGHUP), as `nats-server --signal reload` does. */
+  reload(): void;
 }
 
 export const NATS_BIN = process.env.NATS_SERVER_BIN ?? "nats-server";
@@ -27,22 +31,41 @@ function portOpen(port: number): Promise<boolean> {
   });
 }
 
-export async function startNats(opts: { args?: string[] } = {}): Promise<NatsServer> {
+export interface StartNatsOptions {
+  args?: string[];
+  /**
+   * Run from a config file instead of flags: called with the port and the temp dir, returns the
+   * file (which must listen on that port and keep JetStream in the dir, so that a reload works).
+   */
+  configFor?: (port: number, dir: string) => Promise<string> | string;
+}
+
+export async function startNats(opts: StartNatsOptions = {}): Promise<NatsServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "natrium-nats-"));
+  let fullLog = "";
   const srv: NatsServer = {
     url: `nats://127.0.0.1:${port}`,
     port,
     dir,
     proc: undefined as unknown as ChildProcess,
     async start() {
-      const p = spawn(NATS_BIN, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", join(dir, "js"), ...(opts.args ?? [])], {
+      const args = opts.configFor
+        ? ["-c", await opts.configFor(port, dir), ...(opts.args ?? [])]
+        : ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", join(dir, "js"), ...(opts.args ?? [])];
+      const p = spawn(NATS_BIN, args, {
         stdio: ["ignore", "ignore", "pipe"],
       });
       let err = "";
-      p.stderr!.on("data", (d) => { err = (err + d).slice(-4000); });
+      let ready = false;
+      p.stderr!.on("data", (d) => {
+        err = (err + d).slice(-4000);
+        fullLog = (fullLog + d).slice(-1_000_000);
+        // Its own words, not an open port: another test's server may have taken the port first.
+        if (!ready && err.includes("Server is ready")) ready = true;
+      });
       srv.proc = p;
-      await waitFor(`nats-server on ${port} (${err})`, async () => (p.exitCode === null ? portOpen(port) : Promise.reject(new Error(err))), 15_000);
+      await waitFor(`nats-server on ${port} (${err})`, async () => (p.exitCode === null ? ready && portOpen(port) : Promise.reject(new Error(err))), 15_000);
     },
     async kill(signal: NodeJS.Signals = "SIGKILL") {
       const p = srv.proc;
@@ -50,6 +73,10 @@ export async function startNats(opts: { args?: string[] } = {}): Promise<NatsSer
       const exited = new Promise((r) => p.once("exit", r));
       p.kill(signal);
       await exited;
+    },
+    log: () => fullLog,
+    reload() {
+      srv.proc.kill("SIGHUP");
     },
     async restart() {
       await srv.kill("SIGKILL");

@@ -38,6 +38,7 @@ test("config - defaults when there is no file", () => {
   const c = loadConfig(Schema, undefined, {}, {});
   assert.deepEqual(c, {
     nats_url: "nats://127.0.0.1:4222",
+    nats_seed: "",
     ns: "natrium",
     log_level: "info",
     pki_dir: "",

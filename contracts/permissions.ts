@@ -1,0 +1,180 @@
+// What each party may publish and subscribe to on a locked-down nats-server. The grants are
+// spelled from the same builders as the subjects themselves, so a new subject cannot drift from
+// the permission that allows it; services/common/natsconf.ts renders them into a server config.
+//
+// JetStream is reached through its API subjects ($JS.API.*), so "may read the stream" means
+// "may create a consumer on it": the grants below name the stream in each API subject, and a
+// party gets only the verbs it uses (the job cache, for instance, cannot delete the stream).
+
+import { encodeToken, type Subjects } from "./subjects.js";
+
+export type NatsParty =
+  | { role: "master" }
+  | { role: "jobcache" }
+  | { role: "returner"; name: string }
+  | { role: "admin" }
+  /** A user from the master config; `admin` users may also watch every event, as the admin key. */
+  | { role: "user"; name: string; admin?: boolean }
+  | { role: "minion"; id: string }
+  /** A minion whose key the server does not know yet: it may only present itself (pending). */
+  | { role: "bootstrap" };
+
+export interface NatsPermissions {
+  publish: string[];
+  subscribe: string[];
+  /** Answering requests: a responder may publish to the reply subject of a message it received. */
+  allowResponses: boolean;
+}
+
+/**
+ * The inbox prefix a party's connection uses. Replies (request/reply, JetStream acks and
+ * consumer deliveries) go to subjects under it, and only that party may subscribe there, so
+ * nobody reads another party's replies.
+ */
+export function inboxPrefix(s: Subjects, p: NatsParty): string {
+  const base = `_INBOX.${s.ns}`;
+  switch (p.role) {
+    case "master":
+    case "jobcache":
+    case "admin":
+    case "bootstrap":
+      return `${base}.${p.role}`;
+    case "returner":
+      return `${base}.returner.${encodeToken(p.name)}`;
+    case "user":
+      return `${base}.user.${encodeToken(p.name)}`;
+    case "minion":
+      return `${base}.minion.${encodeToken(p.id)}`;
+  }
+}
+
+/** The durable consumer a named returner reads the stream with. */
+export function returnerDurable(name: string): string {
+  return `returner_${encodeToken(name).replace(/=/g, "_")}`;
+}
+
+export function natsPermissions(s: Subjects, p: NatsParty): NatsPermissions {
+  const inbox = `${inboxPrefix(s, p)}.>`;
+  const kvStream = (bucket: string) => `KV_${bucket}`;
+  switch (p.role) {
+    case "master": {
+      // The master owns the stream and the buckets: it creates and updates them, tracks jobs
+      // with consumers, and answers the API. It is the one party trusted with all of them.
+      const streams = [s.stream, kvStream(s.keysBucket), kvStream(s.minionsBucket), kvStream(s.requestsBucket)];
+      return {
+        publish: [
+          s.all,
+          `$KV.${s.keysBucket}.>`,
+          `$KV.${s.minionsBucket}.>`,
+          `$KV.${s.requestsBucket}.>`,
+          "$JS.API.INFO",
+          "$JS.API.STREAM.NAMES",
+          "$JS.API.STREAM.LIST",
+          ...streams.flatMap(manageStream),
+        ],
+        subscribe: [s.all, inbox],
+        allowResponses: true,
+      };
+    }
+    case "jobcache":
+      return {
+        publish: [
+          "$JS.API.INFO",
+          s.allAudit,
+          ...consumeStream(s.stream, s.jobcacheConsumer),
+          ...readStream(kvStream(s.keysBucket)),
+        ],
+        subscribe: [`${s.ns}.cache.*`, inbox],
+        allowResponses: true,
+      };
+    case "returner":
+      return {
+        publish: ["$JS.API.INFO", ...consumeStream(s.stream, returnerDurable(p.name)), ...readStream(kvStream(s.keysBucket))],
+        subscribe: [inbox],
+        allowResponses: false,
+      };
+    case "admin":
+      // The CLI as admin: every API verb and query, and reading (never writing) the stream,
+      // which `events tail` and `run` need. Changes still go through the master's API.
+      return {
+        publish: [`${s.ns}.api.*`, `${s.ns}.cache.*`, ...readStream(s.stream), ...readStream(kvStream(s.keysBucket))],
+        subscribe: [`${s.ns}.job.>`, s.allMinion, s.allKey, s.allAudit, inbox],
+        allowResponses: false,
+      };
+    case "user":
+      // The master and the job cache decide what a user's request may do (ACLs, history
+      // visibility); on the wire a user may only ask them, and follow job returns.
+      return {
+        publish: [`${s.ns}.api.*`, `${s.ns}.cache.*`, ...readStream(s.stream), ...readStream(kvStream(s.keysBucket))],
+        subscribe: p.admin ? [`${s.ns}.job.>`, s.allMinion, s.allKey, s.allAudit, inbox] : [`${s.ns}.job.>`, inbox],
+        allowResponses: false,
+      };
+    case "minion": {
+      const t = encodeToken(p.id);
+      return {
+        publish: [
+          `${s.ns}.minion.${t}.*`,
+          `${s.ns}.job.*.ret.${t}`,
+          `${s.ns}.job.*.prog.${t}`,
+          s.allAudit,
+          ...readStream(kvStream(s.keysBucket)),
+        ],
+        subscribe: [s.allJobNew, s.ctl(p.id), inbox],
+        allowResponses: false,
+      };
+    }
+    case "bootstrap":
+      return {
+        publish: [`${s.ns}.minion.*.start`, ...readStream(kvStream(s.keysBucket))],
+        subscribe: [inbox],
+        allowResponses: false,
+      };
+  }
+}
+
+/** Create, update, inspect and consume a stream (the owner). */
+function manageStream(stream: string): string[] {
+  return [
+    `$JS.API.STREAM.*.${stream}`,
+    `$JS.API.STREAM.MSG.*.${stream}`,
+    `$JS.API.CONSUMER.*.${stream}`,
+    `$JS.API.CONSUMER.*.${stream}.>`,
+    `$JS.API.CONSUMER.DURABLE.CREATE.${stream}.>`,
+    `$JS.API.CONSUMER.MSG.NEXT.${stream}.>`,
+    `$JS.API.DIRECT.GET.${stream}`,
+    `$JS.API.DIRECT.GET.${stream}.>`,
+    `$JS.ACK.${stream}.>`,
+    `$JS.FC.${stream}.>`,
+  ];
+}
+
+/** Read a stream through ephemeral (ordered) consumers and direct gets; no durable, no ack. */
+function readStream(stream: string): string[] {
+  return [
+    `$JS.API.STREAM.INFO.${stream}`,
+    `$JS.API.STREAM.MSG.GET.${stream}`,
+    `$JS.API.CONSUMER.CREATE.${stream}`,
+    `$JS.API.CONSUMER.CREATE.${stream}.>`,
+    `$JS.API.CONSUMER.INFO.${stream}.>`,
+    `$JS.API.CONSUMER.DELETE.${stream}.>`,
+    `$JS.API.CONSUMER.MSG.NEXT.${stream}.>`,
+    `$JS.API.DIRECT.GET.${stream}`,
+    `$JS.API.DIRECT.GET.${stream}.>`,
+    `$JS.FC.${stream}.>`,
+  ];
+}
+
+/** Consume a stream through one named durable consumer, acknowledging what it has processed. */
+function consumeStream(stream: string, durable: string): string[] {
+  return [
+    `$JS.API.STREAM.INFO.${stream}`,
+    `$JS.API.CONSUMER.CREATE.${stream}.${durable}`,
+    `$JS.API.CONSUMER.CREATE.${stream}.${durable}.>`,
+    `$JS.API.CONSUMER.DURABLE.CREATE.${stream}.${durable}`,
+    `$JS.API.CONSUMER.INFO.${stream}.${durable}`,
+    // Replaying from the start (cache rebuild) recreates the consumer.
+    `$JS.API.CONSUMER.DELETE.${stream}.${durable}`,
+    `$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`,
+    `$JS.ACK.${stream}.${durable}.>`,
+  ];
+}
