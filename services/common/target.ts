@@ -2,7 +2,14 @@
 // command select me?). Salt semantics: glob is fnmatch on the id, list is exact ids, grain is
 // "key:value" with nested keys split on ':' and case-insensitive fnmatch on the value, pcre is
 // a regex matched at the start of the id (Python's re.match).
+//
+// Targets come from users, and the master and every minion evaluate them, so no pattern may take
+// more than linear time: both globs and regexes run on RE2 (the `re2js` package, a pure-JS port
+// of Google's RE2), never on JavaScript's backtracking RegExp, where `(a+)+$` or the glob
+// `*a*a*a*a*a*a*b` against a long id takes minutes. RE2 has no backreferences and no lookaround:
+// a regex target using them is refused with a RegexTargetError, at the master, before a job exists.
 
+import { RE2JS } from "re2js";
 import type { TargetType } from "../../contracts/events/job.js";
 import { NatriumError } from "../../contracts/errors.js";
 
@@ -12,10 +19,23 @@ export class TargetError extends NatriumError {
   }
 }
 
-const globCache = new Map<string, RegExp>();
+/** A regex target the linear-time engine cannot run (backreference, lookaround) or that does not compile. */
+export class RegexTargetError extends TargetError {
+  override readonly name = "RegexTargetError";
+  constructor(readonly pattern: string, readonly why: string) {
+    super(`regex target "${pattern}" is refused: ${why}`, pattern);
+  }
+}
+
+/** A compiled glob or regex: `test` runs in time linear in the input. */
+export interface Pattern {
+  test(input: string): boolean;
+}
+
+const globCache = new Map<string, RE2JS>();
 
 /** fnmatch: '*', '?', '[abc]', '[!abc]', '[a-z]'; everything else literal; whole string. */
-export function globToRegExp(glob: string): RegExp {
+export function globToRegExp(glob: string): Pattern {
   let re = globCache.get(glob);
   if (re) return re;
   let src = "";
@@ -34,13 +54,13 @@ export function globToRegExp(glob: string): RegExp {
         let body = glob.slice(i + 1, end);
         const neg = body.startsWith("!");
         if (neg) body = body.slice(1);
-        src += "[" + (neg ? "^" : "") + body.replace(/[\\\]^]/g, "\\$&") + "]";
+        src += "[" + (neg ? "^" : "") + body.replace(/[\\\]^[]/g, "\\$&") + "]";
         i = end;
       }
     } else src += c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
   }
   try {
-    re = new RegExp(`^${src}$`);
+    re = RE2JS.compile(`^${src}$`, RE2JS.DOTALL);
   } catch (err) {
     // e.g. a reversed range, "[z-a]"
     throw new TargetError(`glob "${glob}" is invalid: ${(err as Error).message}`, glob);
@@ -60,21 +80,35 @@ export function globMatch(glob: string, value: string): boolean {
   }
 }
 
-const pcreCache = new Map<string, RegExp>();
+const pcreCache = new Map<string, RE2JS>();
 
-/** Salt's pcre matcher is Python's re.match: anchored at the start of the id, not at the end. */
-export function pcreToRegExp(tgt: string): RegExp {
+/** Why RE2 cannot take a pattern, in words a user can act on. */
+function unsupported(tgt: string, message: string): string {
+  if (/\\[1-9]|\\k<|\(\?P=/.test(tgt)) return "backreferences are not supported (regex targets run on RE2, in linear time)";
+  if (/\(\?<?[=!]/.test(tgt)) return "lookahead and lookbehind are not supported (regex targets run on RE2, in linear time)";
+  return `it does not compile: ${message}`;
+}
+
+/**
+ * Salt's pcre matcher is Python's re.match: anchored at the start of the id, not at the end.
+ * Compiled once per pattern with RE2 (linear time); `lookingAt` is re.match's anchoring.
+ */
+export function pcreCompile(tgt: string): RE2JS {
   let re = pcreCache.get(tgt);
   if (re) return re;
   try {
-    re = new RegExp(`^(?:${tgt})`);
-    new RegExp(tgt); // "a)(b" compiles once wrapped; it must not be accepted
+    re = RE2JS.compile(tgt);
   } catch (err) {
-    throw new TargetError(`regex target "${tgt}" does not compile: ${(err as Error).message}`, tgt);
+    throw new RegexTargetError(tgt, unsupported(tgt, (err as Error).message));
   }
   if (pcreCache.size > 10_000) pcreCache.clear();
   pcreCache.set(tgt, re);
   return re;
+}
+
+/** Whether regex target `tgt` selects `id` (re.match); throws RegexTargetError for a refused pattern. */
+export function pcreMatch(tgt: string, id: string): boolean {
+  return pcreCompile(tgt).matcher(id).lookingAt();
 }
 
 /** Walk "a:b:c" into nested grains. */
@@ -120,7 +154,7 @@ export function checkTarget(tgt: string | string[], type: TargetType): void {
   if (typeof tgt !== "string") throw new TargetError(`a ${type} target is a string`, tgt);
   if (type === "grain" && !tgt.includes(":")) throw new TargetError(`grain target "${tgt}" needs the form key:value`, tgt);
   if (type === "glob") globToRegExp(tgt);
-  if (type === "pcre") pcreToRegExp(tgt);
+  if (type === "pcre") pcreCompile(tgt);
 }
 
 export function listOf(tgt: string | string[]): string[] {
@@ -138,7 +172,7 @@ export function matches(tgt: string | string[], type: TargetType, id: string, gr
     case "pcre": {
       if (typeof tgt !== "string") return false;
       try {
-        return pcreToRegExp(tgt).test(id);
+        return pcreMatch(tgt, id);
       } catch (err) {
         if (err instanceof TargetError) return false;
         throw err;

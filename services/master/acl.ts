@@ -11,15 +11,15 @@
 // (`*`, `?`, `[...]`), as Salt's are by default.
 
 import { NatriumError } from "../../contracts/errors.js";
-import { globToRegExp } from "../common/target.js";
+import { globToRegExp, type Pattern } from "../common/target.js";
 
 export type AclItem = string | Record<string, string[]>;
 
 /** One compiled ACL rule: on minions matching `minions`, functions matching any of `funs`. */
 export interface AclRule {
-  minions: RegExp;
+  minions: Pattern;
   minionText: string;
-  funs: { re: RegExp; text: string }[];
+  funs: { re: Pattern; text: string }[];
 }
 
 export interface Principal {

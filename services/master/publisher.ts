@@ -18,6 +18,13 @@ import { checkPublish, type Principal } from "./acl.js";
 
 const FUN_RE = new RegExp(FUN_PATTERN);
 
+/** A request that fits in a NATS message but whose job command (the request plus the job's fields and signature) does not. */
+export class JobTooLargeError extends NatriumError {
+  constructor(readonly bytes: number, cause: unknown) {
+    super("too_large", `the job command would be ${bytes} bytes, more than NATS's max_payload allows (with its headers); pass less data in arg and kwarg`, { cause });
+  }
+}
+
 export interface PublisherOptions {
   masterId: string;
   defaultTimeout: number;
@@ -80,6 +87,8 @@ export class Publisher {
         ack = await this.js.publish(ev.subject, ev.payload, { msgID: job.eid, headers: toHeaders(ev.headers), timeout: 5000 });
       } catch (err) {
         hooks.untrack(jid);
+        // nats.js refuses, before sending, a message over the server's max_payload.
+        if (/max_payload/i.test(String((err as Error)?.message))) throw new JobTooLargeError(ev.payload.length, err);
         throw err;
       }
       if (ack.duplicate) hooks.untrack(jid);

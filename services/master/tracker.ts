@@ -4,7 +4,7 @@
 
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Msg } from "@nats-io/transport-node";
-import { openAs, seal, verifyAs } from "../../contracts/message.js";
+import { H, openAs, seal, verifyAs } from "../../contracts/message.js";
 import { eventIds } from "../../contracts/ids.js";
 import { parseSubject, type Subjects } from "../../contracts/subjects.js";
 import type { JobDone, JobPublished } from "../../contracts/events/job.js";
@@ -119,8 +119,15 @@ export class JobTracker {
       unexpected: [...t.unexpected].sort(),
       reason,
     };
-    const p = publishDurable(this.js, seal(this.s.jobDone(jid), done, this.key), { log: this.log })
-      .then(() => this.log.info("job done", { jid, reason, returned: returned.length, missing: done.missing.length }))
+    const ev = seal(this.s.jobDone(jid), done, this.key);
+    const p = publishDurable(this.js, ev, { log: this.log })
+      .then(async (ack) => {
+        // A duplicate: our own earlier attempt, or a forgery published first with this
+        // predictable event id to have the real close dropped. Again without the id: readers
+        // apply the first verified job.done, so a second copy of ours is harmless.
+        if (ack.duplicate) await publishDurable(this.js, { ...ev, headers: withoutMsgId(ev.headers) }, { log: this.log });
+        this.log.info("job done", { jid, reason, returned: returned.length, missing: done.missing.length });
+      })
       .catch((err) => this.log.error("job.done could not be published", { jid, error: err as Error }))
       .finally(() => this.closing.delete(p));
     this.closing.add(p);
@@ -137,4 +144,9 @@ export class JobTracker {
     await Promise.all([...this.closing]);
     return open;
   }
+}
+
+function withoutMsgId(h: Record<string, string>): Record<string, string> {
+  const { [H.msgId]: _id, ...rest } = h;
+  return rest;
 }

@@ -7,7 +7,7 @@ import { dirname } from "node:path";
 import { hostname } from "node:os";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { encodeToken } from "../../contracts/subjects.js";
-import { seal } from "../../contracts/message.js";
+import { H, seal } from "../../contracts/message.js";
 import { eventIds } from "../../contracts/ids.js";
 import { fingerprint } from "../../contracts/sign.js";
 import type { MasterKeyRecord, MinionKeyRecord } from "../../contracts/registry.js";
@@ -393,7 +393,16 @@ export class Minion implements HostedMinion {
       sealed = seal(subject, body, this.keys.sign);
     }
     try {
-      await this.host.publish(sealed, this.hardStop.signal);
+      const ack = await this.host.publish(sealed, this.hardStop.signal);
+      if (ack.duplicate) {
+        // The stream already holds a message with this return's event id: an earlier attempt
+        // whose ack was lost, or a forgery someone published first (the id is predictable) so
+        // that JetStream drops the real return as its duplicate. Publish once more without the
+        // id: readers keep one verified return per (jid, minion), so a second copy of ours is
+        // harmless, and a forgery cannot cost the real one.
+        const { [H.msgId]: _id, ...headers } = sealed.headers;
+        await this.host.publish({ ...sealed, headers }, this.hardStop.signal);
+      }
       this.log.debug("return delivered", { jid: body.jid, success: body.success });
     } catch (err) {
       this.log.error("return not delivered", { jid: body.jid, error: String((err as Error).message) });

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { matches, globMatch, globToRegExp, grainLookup, checkTarget, listOf, TargetError } from "../../services/common/target.js";
+import { matches, globMatch, globToRegExp, grainLookup, checkTarget, listOf, TargetError, RegexTargetError, pcreCompile, pcreMatch } from "../../services/common/target.js";
 
 const grains = {
   os: "Ubuntu",
@@ -146,6 +146,64 @@ test("target - pcre: a regex matched from the start of the id, as Salt's re.matc
   assert.throws(() => checkTarget("a)(b", "pcre"), TargetError, "must not compile just because it is wrapped");
   assert.equal(matches("web(", "pcre", "web(", {}), false, "an invalid regex matches nothing, never throws");
   assert.equal(matches(["web"], "pcre", "web1", {}), false);
+});
+
+test("target - pcre: anchored at the start only, as Python's re.match (RE2's lookingAt)", () => {
+  assert.equal(pcreMatch("web", "web1"), true, "a prefix matches");
+  assert.equal(pcreMatch("web1", "web1"), true);
+  assert.equal(pcreMatch("eb1", "web1"), false, "never searched for further in");
+  assert.equal(pcreMatch("web$", "web1"), false, "$ is the end of the id");
+  assert.equal(pcreMatch("web1$", "web1"), true);
+  assert.equal(pcreMatch("^web", "web1"), true, "an explicit ^ is harmless");
+  assert.equal(pcreMatch("db|web", "web1"), true, "every alternative is anchored, not just the first");
+  assert.equal(pcreMatch("x|eb", "web1"), false);
+  assert.equal(pcreMatch("(?i)WEB", "web1"), true, "inline flags");
+  assert.equal(pcreMatch("", "web1"), true, "the empty regex matches everything, as re.match does");
+  assert.equal(pcreMatch("[a-z]+\\d{1,3}$", "web123"), true);
+  assert.equal(pcreMatch("web\\.example\\.com", "web.example.com"), true);
+  assert.equal(pcreMatch("web\\.example", "webxexample"), false);
+});
+
+test("target - pcre: backreferences and lookaround are refused with a typed error naming the pattern", () => {
+  const refused = (tgt: string, why: RegExp) => {
+    assert.throws(() => checkTarget(tgt, "pcre"), (e: unknown) => {
+      assert.ok(e instanceof RegexTargetError, String(e));
+      assert.ok(e instanceof TargetError);
+      assert.equal(e.code, "bad_target");
+      assert.equal(e.pattern, tgt);
+      assert.equal(e.target, tgt);
+      assert.ok(e.message.includes(`"${tgt}"`), e.message);
+      assert.match(e.why, why);
+      return true;
+    });
+    assert.equal(matches(tgt, "pcre", "web1", {}), false, "a minion given one anyway selects itself not, and does not throw");
+  };
+  refused("(web)\\1", /backreferences are not supported/);
+  refused("(?P<x>w)(?P=x)", /backreferences are not supported/);
+  refused("web(?=1)", /lookahead and lookbehind are not supported/);
+  refused("web(?!2)", /lookahead and lookbehind are not supported/);
+  refused("(?<=w)eb", /lookahead and lookbehind are not supported/);
+  refused("(?<!x)web", /lookahead and lookbehind are not supported/);
+  refused("web(", /does not compile/);
+});
+
+test("target - regexes and globs built to backtrack run in linear time", () => {
+  const id = "a".repeat(30) + "!";
+  for (const tgt of ["(a+)+$", "(a|aa)+$", "(a*)*$", "(a|a?)+$", "((a+)+)+b", "(.*a){25}$", "(?:a+)+(?:a+)+$"]) {
+    assert.equal(pcreMatch(tgt, id), false, tgt);
+    assert.equal(pcreMatch(tgt, "a".repeat(100_000) + "!"), false, `${tgt} on 100,000 characters`);
+  }
+  assert.equal(pcreMatch("(a+)+!$", id), true);
+  // On a backtracking engine this glob takes minutes against 60 characters.
+  const glob = "*a".repeat(12) + "*b";
+  assert.equal(globMatch(glob, "a".repeat(60)), false);
+  assert.equal(globMatch(glob, "a".repeat(5000)), false);
+  assert.equal(globMatch(glob, "a".repeat(20) + "b"), true);
+  assert.equal(matches(`os:${glob}`, "grain", "web1", { os: "a".repeat(5000) }), false);
+});
+
+test("target - pcre: compiled patterns are cached", () => {
+  assert.equal(pcreCompile("^web\\d+"), pcreCompile("^web\\d+"));
 });
 
 test("target - checkTarget accepts good targets of every type", () => {
