@@ -9,6 +9,7 @@ import { validator } from "./schema.js";
 import { Jid, Millis, MinionId, PublicKey } from "./events/common.js";
 import { KeyStates } from "./subjects.js";
 import { TargetType } from "./events/job.js";
+import { UserName } from "./request.js";
 
 export const ErrorReply = Type.Object({ code: Type.String(), message: Type.String() });
 export type ErrorReply = Static<typeof ErrorReply>;
@@ -61,6 +62,8 @@ export const JobsQuery = Type.Object(
     fun: Type.Optional(Type.String({ maxLength: 200 })),
     /** Only jobs this minion returned for. */
     minion: Type.Optional(MinionId),
+    /** Only jobs this user ran. */
+    user: Type.Optional(UserName),
     /** Only jobs with at least one failed return. */
     failed: Type.Optional(Type.Boolean()),
     /** Paging: only jobs older than this jid. */

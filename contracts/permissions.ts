@@ -102,10 +102,11 @@ export function natsPermissions(s: Subjects, p: NatsParty): NatsPermissions {
         allowResponses: false,
       };
     case "user":
-      // The master and the job cache decide what a user's request may do (ACLs, history
-      // visibility); on the wire a user may only ask them, and follow job returns.
+      // The master decides what a user's request may do (ACLs, which jobs the user may see in
+      // history); on the wire a user may only ask it, and follow job returns. Only the master
+      // and the admin key query the job cache directly.
       return {
-        publish: [`${s.ns}.api.*`, `${s.ns}.cache.*`, ...readStream(s.stream), ...readStream(kvStream(s.keysBucket))],
+        publish: [`${s.ns}.api.*`, ...(p.admin ? [`${s.ns}.cache.*`] : []), ...readStream(s.stream), ...readStream(kvStream(s.keysBucket))],
         subscribe: p.admin ? [`${s.ns}.job.>`, s.allMinion, s.allKey, s.allAudit, inbox] : [`${s.ns}.job.>`, inbox],
         allowResponses: false,
       };

@@ -116,7 +116,7 @@ export type Subjects = ReturnType<typeof subjects>;
 export const KeyStates = ["pending", "accepted", "rejected", "deleted"] as const;
 export type KeyState = (typeof KeyStates)[number];
 
-export const ApiVerbs = ["publish", "ping", "keys"] as const;
+export const ApiVerbs = ["publish", "ping", "keys", "jobs", "job"] as const;
 export type ApiVerb = (typeof ApiVerbs)[number];
 
 export const CacheVerbs = ["jobs", "job", "rebuild", "status"] as const;

@@ -75,6 +75,7 @@ function summary(j: Job, c: Counts | undefined): JobSummary {
 export async function listJobs(db: Db, q: JobsQuery): Promise<JobsReply> {
   const where: SQL[] = [];
   if (q.fun) where.push(eq(jobs.fun, q.fun));
+  if (q.user) where.push(eq(jobs.user, q.user));
   if (q.minion) {
     where.push(sql`exists (select 1 from ${jobReturns} r where r.jid = ${jobs.jid} and r.minion = ${q.minion})`);
   }

@@ -28,6 +28,8 @@ export interface Principal {
   admin: boolean;
   /** May list, accept, reject and delete minion keys. */
   keys: boolean;
+  /** May see every job in the history, not only the ones the user ran (Salt's @jobs). */
+  jobs: boolean;
   rules: AclRule[];
 }
 
@@ -75,6 +77,18 @@ export function checkPublish(who: Principal, fun: string, minions: readonly stri
 export function checkKeys(who: Principal): void {
   if (who.admin || who.keys) return;
   throw new DeniedError(`user "${who.user}" may not manage minion keys (set keys: true for the user in the master's users config)`);
+}
+
+/** Whose jobs `who` may see: undefined for everyone's, else the user's own. */
+export function historyScope(who: Principal): string | undefined {
+  return who.admin || who.jobs ? undefined : who.user;
+}
+
+export function checkJobVisible(who: Principal, jid: string, ranBy: string): void {
+  const only = historyScope(who);
+  if (only !== undefined && only !== ranBy) {
+    throw new DeniedError(`user "${who.user}" may see only the jobs they ran; job ${jid} was run by "${ranBy}" (set jobs: true for the user in the master's users config to see every job)`);
+  }
 }
 
 function describe(rs: AclRule[]): string {

@@ -8,6 +8,7 @@ const User = Type.Object(
     pub: PublicKey,
     admin: Type.Optional(Type.Boolean()),
     keys: Type.Optional(Type.Boolean()),
+    jobs: Type.Optional(Type.Boolean()),
     acl: Type.Optional(
       Type.Array(Type.Union([Type.String({ minLength: 1 }), Type.Record(Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 })))])),
     ),
@@ -29,7 +30,7 @@ export const MasterConfig = Type.Object(
     users: Type.Record(UserName, User, {
       default: {},
       description:
-        "users who may send requests, by name: pub (their Ed25519 key from `natrium user keygen`), acl (Salt publisher_acl: function patterns, or 'minion glob': [function patterns]), keys (may manage minion keys), admin (may do everything). The key in <pki_dir>/admin.sign is always admin, as user \"admin\"",
+        "users who may send requests, by name: pub (their Ed25519 key from `natrium user keygen`), acl (Salt publisher_acl: function patterns, or 'minion glob': [function patterns]), keys (may manage minion keys), jobs (may see every job in the history, not only their own), admin (may do everything). The key in <pki_dir>/admin.sign is always admin, as user \"admin\"",
     }),
     request_window: Type.Number({
       default: 120,

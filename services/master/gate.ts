@@ -16,6 +16,7 @@ export interface UserConfig {
   pub: string;
   admin?: boolean;
   keys?: boolean;
+  jobs?: boolean;
   acl?: AclItem[];
 }
 
@@ -30,7 +31,7 @@ export class Gate {
     private readonly audit: Auditor,
   ) {
     for (const [user, u] of Object.entries(users)) {
-      this.users.set(user, { user, pub: u.pub, admin: !!u.admin, keys: !!u.keys, rules: compileAcl(user, u.acl ?? []) });
+      this.users.set(user, { user, pub: u.pub, admin: !!u.admin, keys: !!u.keys, jobs: !!u.jobs, rules: compileAcl(user, u.acl ?? []) });
     }
   }
 
@@ -74,7 +75,7 @@ export class Gate {
         this.refuse("unknown_user", e.message, subject, user);
         throw e;
       }
-      return { user: ADMIN_USER, admin: true, keys: true, rules: [] };
+      return { user: ADMIN_USER, admin: true, keys: true, jobs: true, rules: [] };
     }
     const u = this.users.get(user);
     if (!u) {

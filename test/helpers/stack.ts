@@ -14,6 +14,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { startNats, type NatsServer } from "./nats.js";
 import { startPostgres, type PgServer } from "./postgres.js";
 import { waitFor } from "./ports.js";
+import type { UserConfig } from "../../services/master/gate.js";
 import { Master } from "../../services/master/master.js";
 import { Minion } from "../../services/minion/minion.js";
 import { runJobcache } from "../../services/jobcache/main.js";
@@ -83,7 +84,7 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(opts: { ids?: string[] } = {}): Promise<Stack> {
+export async function startStack(opts: { ids?: string[]; users?: Record<string, UserConfig> } = {}): Promise<Stack> {
   const ids = opts.ids ?? ["web1", "web2"];
   const [nats, pg] = await Promise.all([startNats(), startPostgres()]);
   const dir = mkdtempSync(join(tmpdir(), "natrium-attack-"));
@@ -109,7 +110,7 @@ export async function startStack(opts: { ids?: string[] } = {}): Promise<Stack> 
     masterKeys,
     {
       id: "master", ns: s.ns, timeout: 10, autoAccept: false, autosign: ids.map((id) => id.replace(/[*?[\]]/g, "?")),
-      commandTtl: 60, streamMaxAgeHours: 0, replicas: 1, adminPub: admin.key.pub, requestWindowSec: 60,
+      commandTtl: 60, streamMaxAgeHours: 0, replicas: 1, adminPub: admin.key.pub, requestWindowSec: 60, users: opts.users,
     },
     quiet,
   );

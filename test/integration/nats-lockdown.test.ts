@@ -154,6 +154,10 @@ test("nats lockdown - the generated config, real daemons, and each forbidden pub
         return data.jobs.some((j) => j.user === "alice") ? data : undefined;
       }, 30_000, 300);
       assert.ok(jobs.jobs.some((j) => j.fun === "test.ping" && j.user === "admin"));
+      // A user's history comes through the master, narrowed to the jobs the user ran.
+      const mine = await cliJson<JobsReply>(["jobs", "list", "--key", join(work, "alice.sign"), "--user", "alice"], { cwd: work, env: { ...env, NATS_URL: url, NATRIUM_NS: s.ns } });
+      assert.equal(mine.code, 0, mine.stderr);
+      assert.deepEqual([...new Set(mine.data.jobs.map((j) => j.user))], ["alice"]);
       // The job cache replays the stream through its own consumer: its rights suffice for that too.
       const rb = await cli(["cache", "rebuild"], opts);
       assert.equal(rb.code, 0, rb.stderr);
@@ -202,6 +206,8 @@ test("nats lockdown - the generated config, real daemons, and each forbidden pub
         await publishRefused(u, `$JS.API.STREAM.PURGE.${s.stream}`);
         await publishRefused(u, `$JS.API.STREAM.DELETE.KV_${s.keysBucket}`);
         await publishRefused(u, `$KV.${s.keysBucket}.master`);
+        // History only through the master, which narrows it to the user's own jobs.
+        await publishRefused(u, s.cache("jobs"));
         await subscribeRefused(u, s.allAudit);
         await subscribeRefused(u, `${inboxPrefix(s, { role: "master" })}.>`);
       } finally {

@@ -1,11 +1,10 @@
 import { Flags } from "@oclif/core";
 import { StackCommand } from "../../lib/base.js";
 import { isoTime, table } from "../../lib/output.js";
-import { request } from "../../../services/common/bus.js";
 import type { JobsQuery, JobsReply } from "../../../contracts/api.js";
 
 export default class JobsList extends StackCommand {
-  static summary = "List jobs from the job cache, newest first";
+  static summary = "List jobs from the job cache, newest first (a user sees the jobs they ran, unless allowed every job)";
   static enableJsonFlag = true;
   static examples = ["<%= config.bin %> jobs list", "<%= config.bin %> jobs list --limit 5 --json"];
   static flags = {
@@ -16,7 +15,8 @@ export default class JobsList extends StackCommand {
     const { flags } = await this.parse(JobsList);
     const c = await this.connect(flags);
     const q: JobsQuery = { limit: flags.limit };
-    const reply = await request<JobsReply>(c.nc, c.s.cache("jobs"), q, 10_000);
+    // Through the master, signed: it shows a user only the jobs they may see.
+    const reply = await c.api<JobsReply>("jobs", q);
     if (!this.jsonEnabled()) {
       if (reply.jobs.length === 0) this.log("No jobs in the job cache.");
       else {

@@ -1,7 +1,6 @@
 import { Args, Flags } from "@oclif/core";
 import { StackCommand } from "../../lib/base.js";
 import { formatAnswer, isoTime, OutFormats, type OutFormat } from "../../lib/output.js";
-import { request } from "../../../services/common/bus.js";
 import type { JobQuery, JobReply } from "../../../contracts/api.js";
 
 export default class JobsShow extends StackCommand {
@@ -17,7 +16,7 @@ export default class JobsShow extends StackCommand {
     const { args, flags } = await this.parse(JobsShow);
     const c = await this.connect(flags);
     const q: JobQuery = { jid: args.jid };
-    const r = await request<JobReply>(c.nc, c.s.cache("job"), q, 10_000);
+    const r = await c.api<JobReply>("job", q);
     if (!this.jsonEnabled()) {
       const j = r.job;
       this.log(`jid:      ${j.jid}`);
