@@ -1,6 +1,7 @@
 // Every CLI command, by id: oclif's "explicit" command strategy loads this one module, which
 // the build bundles (cli/bundle.ts) so that a `natrium` invocation reads one file instead of
 // resolving hundreds of modules. Add a command here and in its own file under commands/.
+import AuditTail from "./commands/audit/tail.js";
 import CacheRebuild from "./commands/cache/rebuild.js";
 import EventsTail from "./commands/events/tail.js";
 import JobcacheCmd from "./commands/jobcache.js";
@@ -19,6 +20,7 @@ import Up from "./commands/up.js";
 import UserKeygen from "./commands/user/keygen.js";
 
 export const COMMANDS = {
+  "audit:tail": AuditTail,
   "cache:rebuild": CacheRebuild,
   "events:tail": EventsTail,
   jobcache: JobcacheCmd,

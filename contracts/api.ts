@@ -129,6 +129,38 @@ export const StatusReply = Type.Object({
 });
 export type StatusReply = Static<typeof StatusReply>;
 
+// ---- audit: what was refused, and why ---------------------------------------------------------
+
+export const AuditQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+    /** Only refusals of this kind, e.g. "denied", "bad_signature". */
+    kind: Type.Optional(Type.String({ pattern: "^[a-z][a-z0-9_]{0,63}$" })),
+    /** Only rows after this sequence, oldest first (following); otherwise the newest rows. */
+    after: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+export type AuditQuery = Static<typeof AuditQuery>;
+export const auditQuery = validator("audit query", AuditQuery);
+
+export const AuditEntry = Type.Object({
+  /** Stream sequence of the audit event, or of the message the job cache refused. */
+  seq: Type.Integer(),
+  ts: Millis,
+  kind: Type.String(),
+  /** "stream": an audit event a service published; "jobcache": a message the job cache refused. */
+  origin: Type.String(),
+  subject: Type.String(),
+  reason: Type.String(),
+  /** For audit events: signer, eid, actor, the refused request's subject and the refuser's detail. */
+  detail: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+});
+export type AuditEntry = Static<typeof AuditEntry>;
+/** Rows oldest first. */
+export const AuditReply = Type.Object({ rows: Type.Array(AuditEntry) });
+export type AuditReply = Static<typeof AuditReply>;
+
 // ---- minion keys (salt-key) -------------------------------------------------------------------
 
 export const KeyOps = ["list", "accept", "reject", "delete"] as const;

@@ -7,8 +7,9 @@ import type { TSchema } from "@sinclair/typebox";
 import { eventValidators, type EventType } from "./events/index.js";
 import {
   ErrorReply, PublishRequest, PublishReply, JobsQuery, JobsReply, JobQuery, JobReply,
-  RebuildRequest, RebuildReply, StatusReply,
+  RebuildRequest, RebuildReply, StatusReply, KeysRequest, KeysReply, AuditQuery, AuditReply,
 } from "./api.js";
+import { SignedRequest } from "./request.js";
 import { MasterKeyRecord, MinionKeyRecord, MinionDataRecord } from "./registry.js";
 
 export const JSON_SCHEMA_DIALECT = "http://json-schema.org/draft-07/schema#";
@@ -39,12 +40,17 @@ const eventWhere: Record<EventType, string> = {
 };
 
 const api: [string, string, TSchema][] = [
+  ["SignedRequest", "the envelope of every signed {ns}.api.* request; body is the verb's request", SignedRequest],
   ["PublishRequest", "{ns}.api.publish request", PublishRequest],
   ["PublishReply", "{ns}.api.publish reply", PublishReply],
-  ["JobsQuery", "{ns}.cache.jobs request", JobsQuery],
-  ["JobsReply", "{ns}.cache.jobs reply", JobsReply],
-  ["JobQuery", "{ns}.cache.job request", JobQuery],
-  ["JobReply", "{ns}.cache.job reply", JobReply],
+  ["KeysRequest", "{ns}.api.keys request", KeysRequest],
+  ["KeysReply", "{ns}.api.keys reply", KeysReply],
+  ["JobsQuery", "{ns}.api.jobs and {ns}.cache.jobs request", JobsQuery],
+  ["JobsReply", "{ns}.api.jobs and {ns}.cache.jobs reply", JobsReply],
+  ["JobQuery", "{ns}.api.job and {ns}.cache.job request", JobQuery],
+  ["JobReply", "{ns}.api.job and {ns}.cache.job reply", JobReply],
+  ["AuditQuery", "{ns}.api.audit and {ns}.cache.audit request", AuditQuery],
+  ["AuditReply", "{ns}.api.audit and {ns}.cache.audit reply", AuditReply],
   ["RebuildRequest", "{ns}.cache.rebuild request", RebuildRequest],
   ["RebuildReply", "{ns}.cache.rebuild reply", RebuildReply],
   ["StatusReply", "{ns}.cache.status reply", StatusReply],

@@ -3,8 +3,11 @@
 
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { and, asc, count, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, inArray, sql, type SQL } from "drizzle-orm";
 import {
+  auditQuery,
+  type AuditQuery,
+  type AuditReply,
   jobQuery,
   jobsQuery,
   rebuildRequest,
@@ -121,6 +124,25 @@ export async function showJob(db: Db, jid: string): Promise<JobReply> {
   };
 }
 
+const DEFAULT_AUDIT_LIMIT = 20;
+
+/** Audit rows oldest first: the newest `limit`, or (following) the first `limit` after `after`. */
+export async function listAudit(db: Db, q: AuditQuery): Promise<AuditReply> {
+  const where: SQL[] = [];
+  if (q.kind) where.push(eq(audit.kind, q.kind));
+  if (q.after !== undefined) where.push(gt(audit.seq, q.after));
+  const rows = await db
+    .select()
+    .from(audit)
+    .where(where.length ? and(...where) : undefined)
+    .orderBy(q.after !== undefined ? asc(audit.seq) : desc(audit.seq))
+    .limit(q.limit ?? DEFAULT_AUDIT_LIMIT);
+  if (q.after === undefined) rows.reverse();
+  return {
+    rows: rows.map((r) => ({ seq: r.seq, ts: r.ts.getTime(), kind: r.kind, origin: r.origin, subject: r.subject, reason: r.reason, detail: r.detail ?? null })),
+  };
+}
+
 export interface TableCounts {
   jobs: number;
   returns: number;
@@ -184,6 +206,7 @@ export function serveQueries(nc: NatsConnection, s: Subjects, store: Store, proj
   const db = store.db;
   serve(nc, s.cache("jobs"), QUEUE_GROUP, async (req) => listJobs(db, jobsQuery.parse(req)), log);
   serve(nc, s.cache("job"), QUEUE_GROUP, async (req) => showJob(db, jobQuery.parse(req).jid), log);
+  serve(nc, s.cache("audit"), QUEUE_GROUP, async (req) => listAudit(db, auditQuery.parse(req)), log);
   serve(nc, s.cache("status"), QUEUE_GROUP, async () => status(db, store, nc, s, projector()), log);
   serve(
     nc,

@@ -4,7 +4,7 @@
 // so this is the one door to history for users, audited like every other refusal.
 
 import type { NatsConnection } from "@nats-io/transport-node";
-import { jobQuery, jobsQuery, type JobReply, type JobsReply } from "../../contracts/api.js";
+import { auditQuery, jobQuery, jobsQuery, type AuditReply, type JobReply, type JobsReply } from "../../contracts/api.js";
 import { NatriumError, RemoteError } from "../../contracts/errors.js";
 import type { Subjects } from "../../contracts/subjects.js";
 import { request } from "../common/bus.js";
@@ -40,6 +40,12 @@ export async function handleJobs(nc: NatsConnection, s: Subjects, body: unknown,
     q.user = only;
   }
   return ask<JobsReply>(nc, s.cache("jobs"), q);
+}
+
+/** The audit trail names users and what they were refused: for the admin key and admin users only. */
+export async function handleAudit(nc: NatsConnection, s: Subjects, body: unknown, who: Principal): Promise<AuditReply> {
+  if (!who.admin) throw new DeniedError(`user "${who.user}" may not read the audit trail (admin only: set admin: true for the user in the master's users config)`);
+  return ask<AuditReply>(nc, s.cache("audit"), auditQuery.parse(body));
 }
 
 export async function handleJob(nc: NatsConnection, s: Subjects, body: unknown, who: Principal): Promise<JobReply> {

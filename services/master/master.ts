@@ -17,7 +17,7 @@ import { KeyKeeper } from "./keykeeper.js";
 import { Publisher } from "./publisher.js";
 import { JobTracker } from "./tracker.js";
 import { findOpenJobs } from "./recovery.js";
-import { handleJob, handleJobs } from "./history.js";
+import { handleAudit, handleJob, handleJobs } from "./history.js";
 import { Gate, type UserConfig } from "./gate.js";
 import { checkKeys, DeniedError, type Principal } from "./acl.js";
 import { handleKeys } from "./keyapi.js";
@@ -119,6 +119,7 @@ export class Master {
     });
     serveSigned("jobs", (body, who) => handleJobs(nc, s, body, who));
     serveSigned("job", (body, who) => handleJob(nc, s, body, who));
+    serveSigned("audit", (body, who) => handleAudit(nc, s, body, who));
     serve(nc, s.api("ping"), "master", async () => ({
       master: this.o.id,
       version: VERSION,

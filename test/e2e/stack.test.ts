@@ -14,7 +14,7 @@ import { toHeaders } from "../../services/common/bus.js";
 import { subjects } from "../../contracts/subjects.js";
 import { freePort, waitFor } from "../helpers/ports.js";
 import type { RunResult } from "../../cli/lib/run.js";
-import type { JobReply, JobsReply, KeysReply, RebuildReply } from "../../contracts/api.js";
+import type { AuditReply, JobReply, JobsReply, KeysReply, RebuildReply } from "../../contracts/api.js";
 
 /** oclif wraps long error lines with " ›   " prefixes; read the message as one line. */
 const oneLine = (s: string) => s.replace(/\s*›\s*/g, " ").replace(/\s+/g, " ");
@@ -260,6 +260,29 @@ test("e2e - natrium up, then the CLI runs jobs and reads history without flags",
       const denied = await cli(["run", "*", "test.ping", "--user", "alice"], opts);
       assert.equal(denied.code, 2);
       assert.match(oneLine(denied.stderr), /user "alice" is not in the master's users config/);
+    });
+
+    await t.test("audit tail shows what was refused and why, and follows new refusals", async () => {
+      const r = await waitFor("alice's refusal in the audit trail", async () => {
+        const x = await cli(["audit", "tail", "--kind", "unknown_user"], opts);
+        return x.code === 0 && /user=alice/.test(x.stdout) ? x : undefined;
+      }, 30_000, 300);
+      assert.match(r.stdout, /unknown_user\s+event\s+natrium\.api\.publish user=alice\s+user "alice" is not in the master's users config/);
+      const js = await cliJson<AuditReply>(["audit", "tail", "-n", "5"], opts);
+      assert.ok(js.data.rows.length >= 1 && js.data.rows.length <= 5);
+      assert.ok(js.data.rows.every((row, i, a) => i === 0 || a[i - 1].seq < row.seq), "oldest first");
+      // Follow: a refusal made while it runs is printed as it lands.
+      const f = spawn(process.execPath, [BIN, "audit", "tail", "-f", "-n", "1"], { cwd: work, env: cleanEnv, stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      f.stdout!.on("data", (d) => (out += d));
+      try {
+        await waitFor("audit tail -f to print its first line", () => out.includes("\n") || undefined, 20_000);
+        const bob = await cli(["run", "*", "test.ping", "--user", "bob-the-stranger", "--key", join(work, "home", "keys", "alice.sign")], opts);
+        assert.equal(bob.code, 2);
+        await waitFor("the new refusal in audit tail -f", () => /user=bob-the-stranger/.test(out) || undefined, 30_000, 100);
+      } finally {
+        f.kill("SIGINT");
+      }
     });
 
     await t.test("a wrong flag or an unreachable server gives a clear error", async () => {

@@ -8,7 +8,7 @@ import { ephemeralKeys } from "../../services/common/keys.js";
 import { request, signedRequest } from "../../services/common/bus.js";
 import { RemoteError } from "../../contracts/errors.js";
 import type { Identity } from "../../contracts/request.js";
-import type { JobReply, JobsReply } from "../../contracts/api.js";
+import type { AuditReply, JobReply, JobsReply } from "../../contracts/api.js";
 
 async function rejects(p: Promise<unknown>, code: string, re?: RegExp) {
   await assert.rejects(p, (e: unknown) => {
@@ -75,6 +75,17 @@ test("history - a user sees the jobs they ran; jobs: true and admin see every jo
       await rejects(request(nc, s.api("jobs"), {}, 5000), "bad_signature");
       await rejects(jobs({ user: "alice", key: ephemeralKeys().sign }), "bad_signature", /not the user's key/);
       await rejects(jobs({ user: "mallory", key: ephemeralKeys().sign }), "denied", /not in the master's users config/);
+    });
+
+    await t.test("the audit trail is for the admin: refusals with their reasons, by kind, oldest first", async () => {
+      await rejects(signedRequest(nc, s.api("audit"), {}, auditor, 10_000), "denied", /may not read the audit trail/);
+      const all = await signedRequest<AuditReply>(nc, s.api("audit"), { kind: "denied", limit: 100 }, stack.admin, 10_000);
+      assert.ok(all.rows.some((r) => (r.detail as { actor?: string }).actor === "alice" && /may see only the jobs they ran/.test(r.reason)));
+      assert.ok(all.rows.every((r) => r.kind === "denied"));
+      const last = await signedRequest<AuditReply>(nc, s.api("audit"), { limit: 1 }, stack.admin, 10_000);
+      assert.equal(last.rows.length, 1);
+      const after = await signedRequest<AuditReply>(nc, s.api("audit"), { after: all.rows[0].seq }, stack.admin, 10_000);
+      assert.ok(after.rows.every((r) => r.seq > all.rows[0].seq));
     });
 
     await t.test("the job cache's own errors reach the user", async () => {

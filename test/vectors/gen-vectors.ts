@@ -305,7 +305,7 @@ export function buildSubjects() {
       job_all: s.jobAll(JID),
       audit: s.audit("bad_signature"),
       api: Object.fromEntries((["publish", "ping"] as const).map((v) => [v, s.api(v)])),
-      cache: Object.fromEntries((["jobs", "job", "rebuild", "status"] as const).map((v) => [v, s.cache(v)])),
+      cache: Object.fromEntries((["jobs", "job", "rebuild", "status", "audit"] as const).map((v) => [v, s.cache(v)])),
       key_states: Object.fromEntries(KeyStates.map((st) => [st, s.key(MINION, st)])),
     };
   });
