@@ -122,6 +122,7 @@ export function mutated(valid: Uint8Array): fc.Arbitrary<Uint8Array> {
 
 /** Every kind of hostile payload, given one valid encoding to mutate. */
 export function hostileBytes(valid: Uint8Array): fc.Arbitrary<Uint8Array> {
+  HUGE_ENCODED ??= [encode(HUGE_STRING), encode(HUGE_ARRAY)];
   return fc.oneof(
     fc.uint8Array({ maxLength: 512 }),
     mutated(valid),
@@ -137,11 +138,12 @@ export function hostileBytes(valid: Uint8Array): fc.Arbitrary<Uint8Array> {
       Uint8Array.from([0xc6, 0xff, 0xff, 0xff, 0xff]), // bin32 of 4 GB
       Uint8Array.from([0xd6, 0xff, 0, 0, 0, 0]), // timestamp ext
       Uint8Array.from([0xc1]), // never used
-      encode(HUGE_STRING),
-      encode(HUGE_ARRAY),
+      ...HUGE_ENCODED,
     ),
   );
 }
+
+let HUGE_ENCODED: Uint8Array[] | undefined;
 
 function safeEncode(v: unknown): Uint8Array {
   try {
