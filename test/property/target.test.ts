@@ -71,3 +71,9 @@ test("target - listOf and grainLookup of any input never throw", () => {
     { numRuns: RUNS },
   );
 });
+
+test("target - a glob with many stars against a long id finishes", { skip: "known: exponential backtracking in globToRegExp (target.ts is being reworked elsewhere); this case takes minutes" }, () => {
+  // Found while writing the glob generator: '*' becomes [\s\S]*, and 12 of them against 60
+  // characters backtracked for ~6 minutes. Enable once glob matching is linear.
+  assert.equal(globMatch("*a".repeat(12) + "b", "a".repeat(60)), false);
+});
