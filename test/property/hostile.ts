@@ -6,8 +6,11 @@ import fc from "fast-check";
 import { NatriumError } from "../../contracts/errors.js";
 import { encode } from "../../contracts/codec.js";
 
-/** Runs per property: enough to find the cheap bugs, small enough that the folder takes seconds. */
-export const RUNS = 300;
+/**
+ * Runs per property: enough to find the cheap bugs, small enough that the folder takes seconds.
+ * PROP_RUNS=5000 for a longer hunt.
+ */
+export const RUNS = Number(process.env.PROP_RUNS) || 300;
 
 /** The property every decoder and validator keeps: a value, or a typed error with a code. */
 export function typedOrValue<T>(fn: () => T): { ok: true; value: T } | { ok: false; err: NatriumError } {

@@ -50,3 +50,19 @@ test("sign - verifyAsync never throws or rejects: false for anything broken", as
     { numRuns: RUNS },
   );
 });
+
+test("sign - regression: a signature with trailing or foreign characters verified", async () => {
+  // Found by the header property in message.test.ts: Buffer.from(sig, "base64") ignores what
+  // follows the padding, so "<sig>A", "<sig>==" or the base64url spelling verified too: one
+  // signature, many header values. verify and verifyAsync now take only the canonical form.
+  const payload = new Uint8Array([1, 2, 3]);
+  const good = sign(minion, "s", payload);
+  const url = Buffer.from(good, "base64").toString("base64url");
+  for (const bad of [good + "A", good + "==", ` ${good}`, `${good}\n`, url, good.replace(/=+$/, "")]) {
+    if (bad === good) continue;
+    assert.match(rejects(() => verify(minion.pub, "s", payload, bad), SignatureError).message, /canonical base64|bytes, not 64/);
+    assert.equal(await verifyAsync(minion.pub, "s", payload, bad), false);
+  }
+  verify(minion.pub, "s", payload, good);
+  assert.equal(await verifyAsync(minion.pub, "s", payload, good), true);
+});
