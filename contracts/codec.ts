@@ -2,6 +2,7 @@
 // measurably faster than the module-level helpers (MEASURED.md), and both are synchronous so
 // sharing is safe.
 
+import { isUtf8 } from "node:buffer";
 import { Decoder, Encoder } from "@msgpack/msgpack";
 import { DecodeError } from "./errors.js";
 
@@ -25,6 +26,34 @@ const decoder = new Decoder({
   maxMapLength: DECODE_LIMITS.maxMapLength,
   maxExtLength: DECODE_LIMITS.maxExtLength,
 });
+
+// A msgpack str holds UTF-8, but the library decodes bytes that are not UTF-8 without a word
+// (short strings byte by byte, so a2 ff fe reads as "\u00ff\u00fe", the same string as the valid
+// a4 c3 bf c3 be; long ones with U+FFFD), and a Go or Python peer would read them differently.
+// So every str is checked before it is decoded. This wraps a method the library's types call
+// private; test/property/codec.test.ts fails if an upgrade renames it.
+interface StrHook {
+  pos: number;
+  bytes: Uint8Array;
+  decodeUtf8String(byteLength: number, headerOffset: number): string;
+}
+const hook = decoder as unknown as StrHook;
+const decodeStr = hook.decodeUtf8String;
+if (typeof decodeStr !== "function") throw new Error("@msgpack/msgpack: Decoder.decodeUtf8String is gone; see contracts/codec.ts");
+hook.decodeUtf8String = function (this: StrHook, byteLength: number, headerOffset: number): string {
+  const start = this.pos + headerOffset;
+  const end = start + byteLength;
+  const b = this.bytes;
+  if (end <= b.length) {
+    // ASCII needs no check, and skipping it in a loop is cheaper than a native call for the
+    // short strings (keys, ids, function names) that most are. The library's re-entrant clone
+    // never happens here: decode() is synchronous and calls nothing that decodes.
+    let i = start;
+    while (i < end && b[i] < 0x80) i++;
+    if (i < end && !isUtf8(b.subarray(i, end))) throw new Error(`the str at byte ${start} is not valid UTF-8`);
+  }
+  return decodeStr.call(this, byteLength, headerOffset);
+};
 
 /**
  * Encode a body. Keys are sorted so the same body always gives the same bytes (golden vectors,

@@ -65,6 +65,9 @@ export function sign(key: SigningKey, subject: string, payload: Uint8Array): str
 export function verify(pub: string, subject: string, payload: Uint8Array, sig: string): void {
   const raw = Buffer.from(sig, "base64");
   if (raw.length !== 64) throw new SignatureError(`signature is ${raw.length} bytes, not 64`, subject, pub);
+  // Buffer's base64 reader skips what it does not understand ("…==A", "-_", spaces), so one
+  // signature had many spellings; as for keys, only the canonical one is accepted.
+  if (raw.toString("base64") !== sig) throw new SignatureError("signature is not canonical base64 (standard alphabet, padded)", subject, pub);
   let ok = false;
   try {
     ok = cVerify(null, signedBytes(subject, payload), publicKeyObject(pub), raw);
@@ -85,7 +88,7 @@ export function verifyAsync(pub: string, subject: string, payload: Uint8Array, s
     let key: KeyObject;
     const raw = Buffer.from(sig, "base64");
     try {
-      if (raw.length !== 64) return resolve(false);
+      if (raw.length !== 64 || raw.toString("base64") !== sig) return resolve(false);
       key = publicKeyObject(pub);
     } catch {
       return resolve(false);

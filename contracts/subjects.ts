@@ -33,6 +33,9 @@ export function checkJid(jid: string): string {
 export function encodeToken(id: string): string {
   if (id.length === 0) throw new SubjectError("a minion id cannot be empty", id);
   if (id.length > 255) throw new SubjectError(`minion id is ${id.length} characters; the limit is 255`, id);
+  // A lone surrogate has no UTF-8 form: Buffer writes U+FFFD for it, so "\ud800" and "\ufffd"
+  // would share one token (one subject, one KV key) for two ids.
+  if (/\p{Cs}/u.test(id)) throw new SubjectError("a minion id must be valid Unicode: it holds a lone UTF-16 surrogate", id);
   let out = "";
   for (const ch of id) {
     if (SAFE.test(ch)) out += ch;

@@ -69,19 +69,60 @@ export function loadConfig<T extends TObject>(
       );
     }
   }
+  for (const k of Object.keys(merged)) {
+    const bad = shapeProblem(merged[k]);
+    if (bad) throw new ConfigError(`key "${k}": ${bad}`, file, k);
+  }
   const withDefaults = Value.Default(schema, Value.Clone(merged)) as Record<string, unknown>;
   const check = TypeCompiler.Compile(schema);
-  const first = [...check.Errors(withDefaults)][0];
+  const first = check.Errors(withDefaults).First();
   if (first) {
     const key = first.path.replace(/^\//, "").replace(/\//g, ".");
     const sub = (first.schema as { description?: string }).description;
     throw new ConfigError(
-      `key "${key}": ${first.message} (got ${JSON.stringify(first.value)})${sub ? `; expected ${sub}` : ""}`,
+      `key "${key}": ${first.message} (got ${show(first.value)})${sub ? `; expected ${sub}` : ""}`,
       file,
       key,
     );
   }
   return withDefaults as Static<T>;
+}
+
+const MAX_DEPTH = 100;
+
+/**
+ * What makes a value unusable before its type is even looked at: a YAML alias inside its own
+ * anchor (`a: &x [*x]`) makes it circular, which cloning and every later encode would overflow
+ * the stack on, and nesting deeper than MAX_DEPTH levels is no configuration anyone writes.
+ */
+function shapeProblem(v: unknown): string | undefined {
+  const onPath = new Set<object>();
+  const done = new Set<object>(); // a shared (not circular) alias is walked once
+  const walk = (x: unknown, depth: number): string | undefined => {
+    if (x === null || typeof x !== "object" || done.has(x)) return undefined;
+    if (onPath.has(x)) return "the value contains itself (a YAML alias inside its own anchor)";
+    if (depth > MAX_DEPTH) return `the value nests deeper than ${MAX_DEPTH} levels`;
+    onPath.add(x);
+    for (const y of Array.isArray(x) ? x : Object.values(x)) {
+      const bad = walk(y, depth + 1);
+      if (bad) return bad;
+    }
+    onPath.delete(x);
+    done.add(x);
+    return undefined;
+  };
+  return walk(v, 1);
+}
+
+/** A value as an error message shows it: JSON where it has one (not a BigInt), and short. */
+function show(v: unknown): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = typeof v === "bigint" ? `${v}n` : Object.prototype.toString.call(v);
+  }
+  return s.length > 200 ? `${s.slice(0, 200)}… (${s.length} characters)` : s;
 }
 
 /**

@@ -41,7 +41,7 @@ export function asNumber(fun: string, name: string, v: unknown, dflt?: number): 
     throw new ArgumentError(fun, `missing argument "${name}"`);
   }
   const n = typeof v === "number" ? v : typeof v === "string" ? Number(v) : NaN;
-  if (!Number.isFinite(n)) throw new ArgumentError(fun, `"${name}" must be a number, got ${JSON.stringify(v)}`);
+  if (!Number.isFinite(n)) throw new ArgumentError(fun, `"${name}" must be a number, got ${show(v)}`);
   return n;
 }
 
@@ -54,7 +54,18 @@ export function asBool(fun: string, name: string, v: unknown, dflt: boolean): bo
   if (typeof v === "number") return v !== 0;
   if (typeof v === "string" && TRUE.has(v.toLowerCase())) return true;
   if (typeof v === "string" && FALSE.has(v.toLowerCase())) return false;
-  throw new ArgumentError(fun, `"${name}" must be true or false, got ${JSON.stringify(v)}`);
+  throw new ArgumentError(fun, `"${name}" must be true or false, got ${show(v)}`);
+}
+
+/** A value as an error message shows it: JSON where it has one (not a BigInt), and short. */
+function show(v: unknown): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = typeof v === "bigint" ? `${v}n` : Object.prototype.toString.call(v);
+  }
+  return s.length > 200 ? `${s.slice(0, 200)}… (${s.length} characters)` : s;
 }
 
 /** Sleep that ends early, rejecting with the signal's reason, when the job is aborted. */
