@@ -185,6 +185,8 @@ export function serve(
   queue: string,
   handle: (req: unknown, msg: Msg) => Promise<unknown>,
   log: Logger,
+  /** false: hand `handle` the raw message (a signed request is verified, and refused with an audit, by the handler). */
+  decodeBody = true,
 ): void {
   nc.subscribe(subject, {
     queue,
@@ -196,7 +198,7 @@ export function serve(
       (async () => {
         let req: unknown = {};
         try {
-          req = msg.data.length ? decode(msg.data, msg.subject) : {};
+          if (decodeBody) req = msg.data.length ? decode(msg.data, msg.subject) : {};
           replyOk(msg, await handle(req, msg));
         } catch (e) {
           log.warn("request refused", { subject: msg.subject, error: e as Error });

@@ -92,7 +92,7 @@ export class Master {
           if (err instanceof DeniedError) gate.denied(err, msg.subject, who);
           throw err;
         }
-      }, log);
+      }, log, false);
     const publisher = new Publisher(js, s, this.keys.sign, this.registry, { masterId: this.o.id, defaultTimeout: this.o.timeout, commandTtl: this.o.commandTtl }, log);
     this.tracker = new JobTracker(js, s, this.keys.sign, this.registry, audit, log);
 

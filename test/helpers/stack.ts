@@ -131,7 +131,8 @@ export async function startStack(opts: { ids?: string[]; users?: Record<string, 
     await minion.start();
     minions.set(id, { minion, keys, nc: mnc });
   }
-  await Promise.all([...minions.values()].map((m) => m.minion.whenAccepted()));
+  // Bounded: a minion that never sees its acceptance must fail the test with its name, not stall it.
+  await Promise.all([...minions.entries()].map(([id, m]) => waitFor(`minion ${id} to see its key accepted`, () => m.minion.accepted || undefined, 60_000, 50)));
 
   const stack: Stack = {
     nats, nc, js, jsm, s, sql, dir, masterKeys, admin, minions, ids: [...ids].sort(), busAudits,

@@ -159,6 +159,11 @@ test("trust - keys, users and ACLs at the master", { timeout: 120_000 }, async (
         "expired",
         /60 s old; the master accepts requests within 30 s/,
       );
+      // Not msgpack at all, under a signer header: refused before anything is decoded, and audited.
+      const garbage = new Uint8Array([0xc1, 0xff, 0x00, 0x13]);
+      const gm = await nc.request(s.api("publish"), garbage, { timeout: 5000, headers: toHeaders({ "Natrium-Signer": alice.key.pub, "Natrium-Sig": "AAAA" }) });
+      assert.ok(gm.headers?.get("Natrium-Error"), "an error reply");
+      assert.ok((await audits("bad_request")).length + (await audits("bad_signature")).length >= 2, "the garbage request is audited");
       assert.ok((await audits("replayed_request")).length >= 1);
       assert.ok((await audits("expired_request")).length >= 1);
       assert.ok((await audits("unknown_user")).length >= 2);
