@@ -2,6 +2,7 @@
 // SIGTERM/SIGINT. Loaded lazily by main.ts, which is the command-line entry.
 
 import { join } from "node:path";
+import { mkdirSync } from "node:fs";
 import { loadMinionConfig } from "./config.js";
 import { loadOrCreateKeys } from "../common/keys.js";
 import { connectBus } from "../common/bus.js";
@@ -26,6 +27,7 @@ export async function runMinion(opts: RunMinionOptions = {}): Promise<void> {
   const cfg = loadMinionConfig(opts.config, opts.overrides);
   const log = createLogger({ svc: "minion", id: cfg.id }, cfg.log_level);
   const keys = loadOrCreateKeys(cfg.pki_dir, "minion");
+  mkdirSync(cfg.data_dir, { recursive: true, mode: 0o700 });
 
   let signals = 0;
   let onStop!: () => void;
@@ -70,6 +72,7 @@ export async function runMinion(opts: RunMinionOptions = {}): Promise<void> {
       staticGrains: cfg.grains,
       masterFinger: cfg.master_finger || undefined,
       pinFile: join(cfg.pki_dir, "master.pub"),
+      seenFile: join(cfg.data_dir, "seen-jids"),
       jobTimeoutSec: cfg.job_timeout,
       log,
       modules: new ModuleLoader(cfg.module_dirs),

@@ -1,13 +1,54 @@
 // Small pure pieces of the minion's defences, kept apart so unit tests can drive them directly.
 
+import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+
 /**
  * The jids this minion has accepted recently, to refuse a command seen before. Bounded: the
  * oldest entries go first. A command older than its `expires` is refused anyway, so the window
  * only has to cover the jobs of one expiry period.
+ *
+ * With a `file`, the jids outlive the process: a command captured before a restart and
+ * replayed after it (still unexpired) is refused too. One line per jid ("jid sig expires"),
+ * appended as each command is accepted; the file is rewritten with the unexpired entries at
+ * start and whenever it holds twice as many lines as entries.
  */
 export class SeenJids {
   private m = new Map<string, string>();
-  constructor(readonly max = 4096) {}
+  private expiry = new Map<string, number>();
+  private lines = 0;
+
+  constructor(readonly max = 4096, private readonly file?: string, now = Date.now()) {
+    if (!file || !existsSync(file)) return;
+    for (const line of readFileSync(file, "utf8").split("\n")) {
+      const [jid, sig, exp] = line.split(" ");
+      const expires = Number(exp);
+      // A torn last line (crash mid-write) or garbage is skipped, never fatal.
+      if (!jid || !sig || !Number.isFinite(expires) || expires < now) continue;
+      this.remember(jid, sig, expires);
+    }
+    this.compact();
+  }
+
+  private remember(jid: string, sig24: string, expires: number): void {
+    this.m.delete(jid);
+    this.m.set(jid, sig24);
+    this.expiry.set(jid, expires);
+    if (this.m.size > this.max) {
+      const oldest = this.m.keys().next().value as string;
+      this.m.delete(oldest);
+      this.expiry.delete(oldest);
+    }
+  }
+
+  private compact(): void {
+    if (!this.file) return;
+    const now = Date.now();
+    const live = [...this.m.keys()].filter((j) => (this.expiry.get(j) ?? 0) >= now);
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    writeFileSync(tmp, live.map((j) => `${j} ${this.m.get(j)} ${this.expiry.get(j)}\n`).join(""), { mode: 0o600 });
+    renameSync(tmp, this.file);
+    this.lines = live.length;
+  }
 
   /** undefined if new; otherwise whether the earlier copy carried the same signature. */
   check(jid: string, sig: string): { identical: boolean } | undefined {
@@ -15,9 +56,14 @@ export class SeenJids {
     return prev === undefined ? undefined : { identical: prev === sig.slice(0, 24) };
   }
 
-  add(jid: string, sig: string): void {
-    this.m.set(jid, sig.slice(0, 24));
-    if (this.m.size > this.max) this.m.delete(this.m.keys().next().value as string);
+  /** `expires`: when the command stops being runnable anyway (ms); after that the jid may be forgotten. */
+  add(jid: string, sig: string, expires = Number.MAX_SAFE_INTEGER): void {
+    const sig24 = sig.slice(0, 24);
+    this.remember(jid, sig24, expires);
+    if (!this.file) return;
+    // Before the command runs: a crash while it runs must not let its replay run it again.
+    appendFileSync(this.file, `${jid} ${sig24} ${expires}\n`, { mode: 0o600 });
+    if (++this.lines > 2 * Math.max(this.m.size, 64)) this.compact();
   }
 
   get size(): number {

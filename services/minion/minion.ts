@@ -35,6 +35,8 @@ export interface MinionOptions {
   masterFinger?: string;
   /** Where the pinned master key is kept (`<pki_dir>/master.pub`); absent keeps it in memory only. */
   pinFile?: string;
+  /** Where the jids of accepted commands are kept, so a replay after a restart is refused; absent: memory only. */
+  seenFile?: string;
   /** Seconds a job may run (default 3600). */
   jobTimeoutSec?: number;
   log?: Logger;
@@ -68,7 +70,7 @@ export class Minion implements HostedMinion {
   private readonly jobTimeoutMs: number;
   private readonly masterFinger: string;
   private grains: Grains = {};
-  private seen = new SeenJids();
+  private seen: SeenJids;
   private jobs = new Map<string, JobEntry>();
   private deliveries = new Set<Promise<void>>();
   private started = false;
@@ -98,6 +100,7 @@ export class Minion implements HostedMinion {
     this.host = opts.host ?? MinionHost.for(opts.nc, opts.ns, this.log, opts.hostOptions);
     this.modules = opts.modules ?? (sharedLoader ??= new ModuleLoader());
     this.jobTimeoutMs = (opts.jobTimeoutSec ?? 3600) * 1000;
+    this.seen = new SeenJids(4096, opts.seenFile);
     this.masterFinger = normFinger(opts.masterFinger ?? "");
     if (opts.pinFile && !this.masterFinger && existsSync(opts.pinFile)) {
       const pub = readFileSync(opts.pinFile, "utf8").trim();
@@ -296,7 +299,7 @@ export class Minion implements HostedMinion {
       this.refuse(cmd, "replayed_command", `command ${job.jid} was received before`, { jid: job.jid, fun: job.fun, identical: seen.identical });
       return;
     }
-    this.seen.add(job.jid, cmd.opened.sig);
+    this.seen.add(job.jid, cmd.opened.sig, job.expires);
     this.runJob(job);
   }
 

@@ -259,6 +259,30 @@ test("minion - expired and replayed commands are not run", async () => {
   assert.equal(readFileSync(file, "utf8"), "ran\n");
 });
 
+test("minion - a command replayed after the minion restarted is not run again (seen jids on disk)", async () => {
+  const hex = randomBytes(4).toString("hex");
+  const seenFile = join(tmp, `seen-${hex}`);
+  const keys = ephemeralKeys();
+  const { d, minion } = await setup({ keys, seenFile });
+  const file = join(tmp, `replay-restart-${hex}`);
+  const { jid, raw } = await d.publish({ fun: "cmd.run", arg: [`echo ran >> ${file}`] });
+  await d.ret(jid, "web1");
+  await minion.stop({ graceMs: 500 });
+  const nc2 = await connect({ servers: nats.url });
+  const again = new Minion({ nc: nc2, ns: d.s.ns, id: "web1", keys, log: quiet, seenFile });
+  cleanups.push(async () => {
+    await again.stop({ graceMs: 500 });
+    await nc2.close();
+  });
+  await again.start();
+  await again.whenAccepted();
+  await d.sendRaw(raw); // captured before the restart, still unexpired
+  await d.audit("replayed_command", (x) => x.detail?.jid === jid);
+  assert.equal(again.tookJob(jid), true, "it knows the jid from disk");
+  assert.equal(again.stats.started, 0);
+  assert.equal(readFileSync(file, "utf8"), "ran\n");
+});
+
 test("minion - garbage on the job subject is audited and the minion keeps working", async () => {
   const { d, nc } = await setup();
   nc.publish(d.s.jobNew(newJid()), new Uint8Array([0xc1, 0xff, 0x00]));

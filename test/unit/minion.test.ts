@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { mkdtempSync, writeFileSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir, hostname } from "node:os";
 import { join } from "node:path";
 import { SeenJids, RateLimit, Semaphore, toWire, normFinger } from "../../services/minion/guards.js";
@@ -19,6 +19,29 @@ test("minion - seen jids: a jid is refused once seen, identical copies are told 
   s.add("4", "x");
   assert.equal(s.size, 3);
   assert.equal(s.check("1", "sigA"), undefined, "the oldest went first");
+});
+
+test("minion - seen jids in a file outlive the process; expired entries and torn lines are dropped", () => {
+  const dir = mkdtempSync(join(tmpdir(), "natrium-seen-"));
+  try {
+    const file = join(dir, "seen-jids");
+    const now = Date.now();
+    const a = new SeenJids(100, file);
+    a.add("20260101000000000001", "sigA", now + 60_000);
+    a.add("20260101000000000002", "sigB", now - 1); // already expired: may be forgotten
+    // A crash mid-append leaves a torn line behind.
+    writeFileSync(file, readFileSync(file, "utf8") + "20260101000000000003 si", { flag: "w" });
+    const b = new SeenJids(100, file);
+    assert.deepEqual(b.check("20260101000000000001", "sigA"), { identical: true }, "kept across a restart");
+    assert.equal(b.check("20260101000000000002", "sigB"), undefined, "expired entries are dropped");
+    assert.equal(b.check("20260101000000000003", "si"), undefined, "a torn line is skipped");
+    assert.equal(readFileSync(file, "utf8").trim().split("\n").length, 1, "rewritten with what is still live");
+    // Appends keep the file bounded: it is compacted at twice the live entries.
+    for (let i = 0; i < 500; i++) b.add(String(30260101000000000000n + BigInt(i)), "s", now + 60_000);
+    assert.ok(readFileSync(file, "utf8").trim().split("\n").length <= 200 + 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("minion - rate limit: bursts pass, the rest are counted, tokens come back with time", () => {
