@@ -65,3 +65,14 @@ export class RemoteError extends NatriumError {
     super(code, message);
   }
 }
+
+/** A value as an error message shows it: JSON where it has one (not a BigInt), and short. */
+export function showValue(v: unknown): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = typeof v === "bigint" ? `${v}n` : Object.prototype.toString.call(v);
+  }
+  return s.length > 200 ? `${s.slice(0, 200)}… (${s.length} characters)` : s;
+}

@@ -21,6 +21,8 @@ export type NatsParty =
 
 export interface NatsPermissions {
   publish: string[];
+  /** Carved out of `publish`: the durable consumers of other parties, which readers may not touch. */
+  publishDeny: string[];
   subscribe: string[];
   /** Answering requests: a responder may publish to the reply subject of a message it received. */
   allowResponses: boolean;
@@ -53,8 +55,15 @@ export function returnerDurable(name: string): string {
   return `returner_${encodeToken(name).replace(/=/g, "_")}`;
 }
 
-export function natsPermissions(s: Subjects, p: NatsParty): NatsPermissions {
+/**
+ * `durables`: every durable consumer on the events stream (the job cache's, the masters', each
+ * returner's). A party that may create ephemeral consumers to read the stream could otherwise
+ * delete or squat one of them by name; nats-server cannot express "any name but these" as an
+ * allow, so they are denied by name.
+ */
+export function natsPermissions(s: Subjects, p: NatsParty, durables: readonly string[] = defaultDurables(s)): NatsPermissions {
   const inbox = `${inboxPrefix(s, p)}.>`;
+  const guard = durables.flatMap((d) => [`$JS.API.CONSUMER.*.${s.stream}.${d}`, `$JS.API.CONSUMER.*.${s.stream}.${d}.>`]);
   const kvStream = (bucket: string) => `KV_${bucket}`;
   switch (p.role) {
     case "master": {
@@ -72,6 +81,7 @@ export function natsPermissions(s: Subjects, p: NatsParty): NatsPermissions {
           "$JS.API.STREAM.LIST",
           ...streams.flatMap(manageStream),
         ],
+        publishDeny: [],
         subscribe: [s.all, inbox],
         allowResponses: true,
       };
@@ -84,12 +94,14 @@ export function natsPermissions(s: Subjects, p: NatsParty): NatsPermissions {
           ...consumeStream(s.stream, s.jobcacheConsumer),
           ...readStream(kvStream(s.keysBucket)),
         ],
+        publishDeny: [],
         subscribe: [`${s.ns}.cache.*`, inbox],
         allowResponses: true,
       };
     case "returner":
       return {
         publish: ["$JS.API.INFO", ...consumeStream(s.stream, returnerDurable(p.name)), ...readStream(kvStream(s.keysBucket))],
+        publishDeny: [],
         subscribe: [inbox],
         allowResponses: false,
       };
@@ -98,6 +110,7 @@ export function natsPermissions(s: Subjects, p: NatsParty): NatsPermissions {
       // which `events tail` and `run` need. Changes still go through the master's API.
       return {
         publish: [`${s.ns}.api.*`, `${s.ns}.cache.*`, ...readStream(s.stream), ...readStream(kvStream(s.keysBucket))],
+        publishDeny: guard,
         subscribe: [`${s.ns}.job.>`, s.allMinion, s.allKey, s.allAudit, inbox],
         allowResponses: false,
       };
@@ -107,6 +120,7 @@ export function natsPermissions(s: Subjects, p: NatsParty): NatsPermissions {
       // and the admin key query the job cache directly.
       return {
         publish: [`${s.ns}.api.*`, ...(p.admin ? [`${s.ns}.cache.*`] : []), ...readStream(s.stream), ...readStream(kvStream(s.keysBucket))],
+        publishDeny: guard,
         subscribe: p.admin ? [`${s.ns}.job.>`, s.allMinion, s.allKey, s.allAudit, inbox] : [`${s.ns}.job.>`, inbox],
         allowResponses: false,
       };
@@ -120,6 +134,7 @@ export function natsPermissions(s: Subjects, p: NatsParty): NatsPermissions {
           s.allAudit,
           ...readStream(kvStream(s.keysBucket)),
         ],
+        publishDeny: [],
         subscribe: [s.allJobNew, s.ctl(p.id), inbox],
         allowResponses: false,
       };
@@ -127,10 +142,16 @@ export function natsPermissions(s: Subjects, p: NatsParty): NatsPermissions {
     case "bootstrap":
       return {
         publish: [`${s.ns}.minion.*.start`, ...readStream(kvStream(s.keysBucket))],
+        publishDeny: [],
         subscribe: [inbox],
         allowResponses: false,
       };
   }
+}
+
+/** The durables on the events stream that exist without configuration (returners add theirs). */
+export function defaultDurables(s: Subjects): string[] {
+  return [s.jobcacheConsumer, s.lifecycleConsumer];
 }
 
 /** Create, update, inspect and consume a stream (the owner). */

@@ -111,6 +111,8 @@ export function subjects(nsIn: string) {
     /** Request ids the master has seen (replay protection); entries expire. */
     requestsBucket: `${ns}_requests`,
     jobcacheConsumer: "jobcache",
+    /** The durable consumer all masters share for minion lifecycle events. */
+    lifecycleConsumer: "master-lifecycle",
   };
 }
 

@@ -7,7 +7,7 @@ import { Type, type TObject, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { parse as parseYaml } from "yaml";
-import { NatriumError } from "../../contracts/errors.js";
+import { NatriumError, showValue as show } from "../../contracts/errors.js";
 import { LogLevels } from "./log.js";
 
 export class ConfigError extends NatriumError {
@@ -112,17 +112,6 @@ function shapeProblem(v: unknown): string | undefined {
     return undefined;
   };
   return walk(v, 1);
-}
-
-/** A value as an error message shows it: JSON where it has one (not a BigInt), and short. */
-function show(v: unknown): string {
-  let s: string;
-  try {
-    s = JSON.stringify(v) ?? String(v);
-  } catch {
-    s = typeof v === "bigint" ? `${v}n` : Object.prototype.toString.call(v);
-  }
-  return s.length > 200 ? `${s.slice(0, 200)}… (${s.length} characters)` : s;
 }
 
 /**

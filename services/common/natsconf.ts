@@ -3,7 +3,7 @@
 // (from the master config, its pki dir and the accepted minion keys); this file only writes.
 
 import { randomBytes } from "node:crypto";
-import { natsPermissions, type NatsParty } from "../../contracts/permissions.js";
+import { defaultDurables, natsPermissions, returnerDurable, type NatsParty } from "../../contracts/permissions.js";
 import type { Subjects } from "../../contracts/subjects.js";
 
 export interface NatsConfParty {
@@ -49,6 +49,7 @@ function describeParty(p: NatsParty): string {
 }
 
 export function renderNatsConfig(i: NatsConfInput): string {
+  const durables = [...defaultDurables(i.s), ...i.parties.flatMap(({ party }) => (party.role === "returner" ? [returnerDurable(party.name)] : []))];
   const users: string[] = [];
   const seen = new Set<string>();
   for (const { party, nkey } of i.parties) {
@@ -56,11 +57,11 @@ export function renderNatsConfig(i: NatsConfInput): string {
     // also merge their rights, so it is an error for the caller to resolve, not to paper over.
     if (seen.has(nkey)) throw new Error(`nkey ${nkey} is given to two parties (the second is ${describeParty(party)}); every party needs its own key`);
     seen.add(nkey);
-    users.push(userBlock(i.s, party, nkey, "    "));
+    users.push(userBlock(i.s, party, nkey, durables, "    "));
   }
   if (i.bootstrap) {
     // A user with a password nobody knows: only connections without credentials become it.
-    users.push(userBlock(i.s, { role: "bootstrap" }, undefined, "    "));
+    users.push(userBlock(i.s, { role: "bootstrap" }, undefined, durables, "    "));
   }
   const lines = [
     `# nats-server config for natrium namespace "${i.s.ns}", written by \`natrium nats-config\`.`,
@@ -84,15 +85,15 @@ export function renderNatsConfig(i: NatsConfInput): string {
 
 export const BOOTSTRAP_USER = "natrium-bootstrap";
 
-function userBlock(s: Subjects, party: NatsParty, nkey: string | undefined, ind: string): string {
-  const p = natsPermissions(s, party);
+function userBlock(s: Subjects, party: NatsParty, nkey: string | undefined, durables: string[], ind: string): string {
+  const p = natsPermissions(s, party, durables);
   const who = nkey ? `nkey: ${q(nkey)}` : `user: ${q(BOOTSTRAP_USER)}, password: ${q(randomBytes(24).toString("base64url"))}`;
   return [
     `${ind}# ${describeParty(party)}`,
     `${ind}{`,
     `${ind}  ${who}`,
     `${ind}  permissions: {`,
-    `${ind}    publish: { allow: ${list(p.publish, ind + "    ")} }`,
+    `${ind}    publish: { allow: ${list(p.publish, ind + "    ")}${p.publishDeny.length ? `, deny: ${list(p.publishDeny, ind + "    ")}` : ""} }`,
     `${ind}    subscribe: { allow: ${list(p.subscribe, ind + "    ")} }`,
     ...(p.allowResponses ? [`${ind}    allow_responses: true`] : []),
     `${ind}  }`,

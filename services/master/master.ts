@@ -130,7 +130,7 @@ export class Master {
     // Minion lifecycle through a durable consumer shared by all masters: a start that happens
     // while every master is down is handled when one comes back.
     await jsm.consumers.add(s.stream, {
-      durable_name: "master-lifecycle",
+      durable_name: s.lifecycleConsumer,
       filter_subject: s.allMinion,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
@@ -139,7 +139,7 @@ export class Master {
     }).catch((err) => {
       if (!/already in use|exists/i.test(String(err.message))) throw err;
     });
-    const consumer = await js.consumers.get(s.stream, "master-lifecycle");
+    const consumer = await js.consumers.get(s.stream, s.lifecycleConsumer);
     this.lifecycle = await consumer.consume({ max_messages: 200 });
     this.lifecycleDone = this.followLifecycle(this.lifecycle, keeper);
     await nc.flush();

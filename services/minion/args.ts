@@ -2,6 +2,7 @@
 // `kwarg` map; a parameter may come from either (`cmd.run 'ls' cwd=/tmp` or `cmd.run cmd=ls`).
 
 import { ArgumentError } from "./errors.js";
+import { showValue as show } from "../../contracts/errors.js";
 
 export interface ParamSpec {
   /** Position in `args`, if the parameter may be positional. */
@@ -55,17 +56,6 @@ export function asBool(fun: string, name: string, v: unknown, dflt: boolean): bo
   if (typeof v === "string" && TRUE.has(v.toLowerCase())) return true;
   if (typeof v === "string" && FALSE.has(v.toLowerCase())) return false;
   throw new ArgumentError(fun, `"${name}" must be true or false, got ${show(v)}`);
-}
-
-/** A value as an error message shows it: JSON where it has one (not a BigInt), and short. */
-function show(v: unknown): string {
-  let s: string;
-  try {
-    s = JSON.stringify(v) ?? String(v);
-  } catch {
-    s = typeof v === "bigint" ? `${v}n` : Object.prototype.toString.call(v);
-  }
-  return s.length > 200 ? `${s.slice(0, 200)}… (${s.length} characters)` : s;
 }
 
 /** Sleep that ends early, rejecting with the signal's reason, when the job is aborted. */

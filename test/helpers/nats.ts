@@ -40,7 +40,21 @@ export interface StartNatsOptions {
   configFor?: (port: number, dir: string) => Promise<string> | string;
 }
 
+/**
+ * A free port is only free until someone binds it: tests running side by side (and CI next to
+ * a developer's runs) can pick the same one. A server that could not bind is retried on another.
+ */
 export async function startNats(opts: StartNatsOptions = {}): Promise<NatsServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNatsOnce(opts);
+    } catch (err) {
+      if (attempt >= 4 || !/address already in use/i.test(String((err as Error).message))) throw err;
+    }
+  }
+}
+
+async function startNatsOnce(opts: StartNatsOptions): Promise<NatsServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "natrium-nats-"));
   let fullLog = "";
@@ -65,7 +79,7 @@ export async function startNats(opts: StartNatsOptions = {}): Promise<NatsServer
         if (!ready && err.includes("Server is ready")) ready = true;
       });
       srv.proc = p;
-      await waitFor(`nats-server on ${port} (${err})`, async () => (p.exitCode === null ? ready && portOpen(port) : Promise.reject(new Error(err))), 15_000);
+      await waitFor(`nats-server on ${port} (${err})`, async () => (p.exitCode === null && p.signalCode === null ? ready && portOpen(port) : Promise.reject(new Error(err))), 15_000);
     },
     async kill(signal: NodeJS.Signals = "SIGKILL") {
       const p = srv.proc;
@@ -87,6 +101,12 @@ export async function startNats(opts: StartNatsOptions = {}): Promise<NatsServer
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  await srv.start();
+  try {
+    await srv.start();
+  } catch (err) {
+    await srv.kill();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return srv;
 }

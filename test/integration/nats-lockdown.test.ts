@@ -208,6 +208,10 @@ test("nats lockdown - the generated config, real daemons, and each forbidden pub
         await publishRefused(u, `$KV.${s.keysBucket}.master`);
         // History only through the master, which narrows it to the user's own jobs.
         await publishRefused(u, s.cache("jobs"));
+        // Reading the stream means ephemeral consumers, never touching another party's durable.
+        await publishRefused(u, `$JS.API.CONSUMER.DELETE.${s.stream}.${s.jobcacheConsumer}`);
+        await publishRefused(u, `$JS.API.CONSUMER.CREATE.${s.stream}.${s.lifecycleConsumer}.${s.allMinion}`);
+        await publishRefused(u, `$JS.API.CONSUMER.DELETE.${s.stream}.returner_audit-sink`);
         await subscribeRefused(u, s.allAudit);
         await subscribeRefused(u, `${inboxPrefix(s, { role: "master" })}.>`);
       } finally {
@@ -263,6 +267,8 @@ test("nats lockdown - the generated config, real daemons, and each forbidden pub
     await observer.nc.close();
     await admin.nc.close();
   } finally {
+    // A server that died mid-test says why in its own log.
+    if (nats.proc.exitCode !== null || nats.proc.signalCode !== null) console.error(`nats-server exited (${nats.proc.exitCode ?? nats.proc.signalCode}):\n${nats.log().slice(-3000)}`);
     await Promise.all(procs.map(stopDaemon));
     await nats.stop();
     rmSync(work, { recursive: true, force: true });
