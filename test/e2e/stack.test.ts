@@ -211,6 +211,8 @@ test("e2e - natrium up, then the CLI runs jobs and reads history without flags",
       assert.deepEqual(list.data.keys.map((k) => [k.id, k.state]), [["db1", "accepted"], ["web1", "accepted"], ["web2", "accepted"]]);
       const human = await cli(["keys", "list"], opts);
       assert.match(human.stdout, /^Accepted Keys:\ndb1\nweb1\nweb2\nUnaccepted Keys:\nRejected Keys:$/m);
+      const fingers = await cli(["keys", "list", "-F"], opts);
+      for (const k of list.data.keys) assert.match(fingers.stdout, new RegExp(`^${k.id}: {2}${k.finger}$`, "m"));
       const yaml = join(work, "late1.yaml");
       writeFileSync(yaml, `nats_url: ${stack.nats_url}\nns: ${stack.ns}\nid: late1\ndata_dir: ${join(work, "late1")}\nlog_level: warning\n`);
       const late = spawn(process.execPath, [BIN, "minion", "-c", yaml], { env: cleanEnv, stdio: "ignore" });
