@@ -1,7 +1,8 @@
 // Execution modules called directly with an ExecContext: no NATS involved.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync, realpathSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync, realpathSync, existsSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ModuleLoader, type ExecContext } from "../../services/minion/modules/index.js";
@@ -35,7 +36,7 @@ async function call(fun: string, args: unknown[] = [], kwargs: Record<string, un
 }
 
 test("modules - the loader discovers one module per file and refuses what is not a function", async () => {
-  for (const m of ["cmd", "grains", "sys", "test"]) assert.ok(loader.modules().includes(m), m);
+  for (const m of ["cmd", "file", "grains", "network", "status", "sys", "test"]) assert.ok(loader.modules().includes(m), m);
   assert.ok(!loader.modules().includes("index"));
   await assert.rejects(loader.resolve("foo.bar"), (e: UnknownFunctionError) => e.retcode === 254 && e.message === "'foo.bar' is not available.");
   await assert.rejects(loader.resolve("test.nothing"), UnknownFunctionError);
@@ -137,4 +138,98 @@ test("modules - cmd timeout kills the whole process group with a clear error", a
 test("modules - shell-like splitting for shell=false", () => {
   assert.deepEqual(_split(`a "b c" 'd e' f\\ g "h\\"i" ''`), ["a", "b c", "d e", "f g", 'h"i', ""]);
   assert.throws(() => _split(`a "b`), /unterminated/);
+});
+
+test("modules - status: uptime, loadavg, meminfo, diskusage and cpuinfo in Salt's shapes", async () => {
+  const up = (await call("status.uptime")).value as { seconds: number; days: number; time: string; since_t: number; since_iso: string };
+  assert.ok(up.seconds > 0 && up.days >= 0 && /^\d+:\d\d$/.test(up.time));
+  assert.ok(Math.abs(up.since_t - (Date.now() / 1000 - up.seconds)) < 5);
+  const load = (await call("status.loadavg")).value as Record<string, number>;
+  assert.deepEqual(Object.keys(load), ["1-min", "5-min", "15-min"]);
+  const mem = (await call("status.meminfo")).value as Record<string, { value: string; unit?: string }>;
+  assert.ok(Number(mem.MemTotal.value) > 0 && mem.MemTotal.unit === "kB");
+  const disks = (await call("status.diskusage")).value as Record<string, { total: number; available: number }>;
+  assert.ok(disks["/"] && disks["/"].total >= disks["/"].available && disks["/"].total > 0, JSON.stringify(Object.keys(disks)));
+  assert.ok(!Object.keys(disks).includes("/proc"), "pseudo filesystems are left out");
+  const one = (await call("status.diskusage", ["/"])).value as Record<string, unknown>;
+  assert.deepEqual(Object.keys(one), ["/"]);
+  await assert.rejects(call("status.diskusage", ["/no/such/path"]), (e: ExecError) => e.code === "not_found");
+  const cpu = (await call("status.cpuinfo")).value as Record<string, unknown>;
+  assert.ok((cpu.processors as number) >= 1);
+  if (cpu.flags) assert.ok(Array.isArray(cpu.flags));
+});
+
+test("modules - file: write, append, read, stats, hash, replace, chmod, mkdir, chown, remove", async () => {
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), "natrium-file-")));
+  try {
+    const f = join(dir, "motd");
+    assert.equal((await call("file.write", [f, "one", "two"])).value, `Wrote 2 lines to "${f}"`);
+    writeFileSync(join(dir, "noeol"), "x");
+    await call("file.append", [join(dir, "noeol"), "y"]);
+    assert.equal((await call("file.read", [join(dir, "noeol")])).value, "x\ny\n", "append starts a new line");
+    await call("file.append", [f, "three"]);
+    assert.equal((await call("file.read", [f])).value, "one\ntwo\nthree\n");
+    assert.equal((await call("file.read", [f], { binary: true })).value, Buffer.from("one\ntwo\nthree\n").toString("base64"));
+    assert.equal((await call("file.exists", [f])).value, true);
+    assert.equal((await call("file.file_exists", [dir])).value, false);
+    assert.equal((await call("file.directory_exists", [dir])).value, true);
+    assert.equal((await call("file.exists", [join(dir, "nope")])).value, false);
+
+    const st = (await call("file.stats", [f])).value as Record<string, unknown>;
+    assert.equal(st.type, "file");
+    assert.equal(st.size, 14);
+    assert.equal(st.target, f);
+    assert.equal(st.uid, process.getuid!());
+    assert.match(String(st.mode), /^0[0-7]{3}$/);
+
+    assert.equal((await call("file.get_hash", [f])).value, createHash("sha256").update("one\ntwo\nthree\n").digest("hex"));
+    assert.equal((await call("file.get_hash", [f], { form: "md5" })).value, createHash("md5").update("one\ntwo\nthree\n").digest("hex"));
+    await assert.rejects(call("file.get_hash", [f], { form: "crc32" }), (e: ExecError) => e.code === "bad_argument");
+
+    // RE2, multi-line; groups as $1 or \1; count; dry_run; no change -> False.
+    assert.equal((await call("file.replace", [f, "^t(\\w+)$", "T\\1"], { count: 1 })).value, true);
+    assert.equal((await call("file.read", [f])).value, "one\nTwo\nthree\n");
+    assert.equal((await call("file.replace", [f, "^(t)hree$", "$1HREE"], { dry_run: true })).value, true);
+    assert.equal((await call("file.read", [f])).value, "one\nTwo\nthree\n", "dry_run leaves the file");
+    assert.equal((await call("file.replace", [f, "^nothing$", "x"])).value, false);
+    await assert.rejects(call("file.replace", [f, "(a)\\1", "x"]), (e: ExecError) => e.code === "bad_argument" && /RE2/.test(e.message));
+    // A backtracking-prone pattern on a long line answers at once (RE2).
+    writeFileSync(join(dir, "long"), "a".repeat(5000) + "!");
+    assert.equal((await call("file.replace", [join(dir, "long"), "(a+)+$", "x"])).value, false);
+
+    assert.equal((await call("file.chmod", [f, "0600"])).value, "0600");
+    assert.equal((await call("file.stats", [f])).value && ((await call("file.stats", [f])).value as { mode: string }).mode, "0600");
+    await assert.rejects(call("file.chmod", [f, "rwx"]), (e: ExecError) => e.code === "bad_argument");
+    const sub = join(dir, "a", "b");
+    assert.equal((await call("file.mkdir", [sub], { mode: "750" })).value, true);
+    assert.equal(((await call("file.stats", [sub])).value as { mode: string; type: string }).mode, "0750");
+    // Owning by our own ids always works; an unknown user is a clear error.
+    assert.equal((await call("file.chown", [f, process.getuid!(), process.getgid!()])).value, true);
+    await assert.rejects(call("file.chown", [f, "no-such-user-xyz"]), (e: ExecError) => e.code === "not_found" && /user "no-such-user-xyz" does not exist/.test(e.message));
+
+    assert.equal((await call("file.remove", [join(dir, "a")])).value, true);
+    assert.equal((await call("file.remove", [join(dir, "a")])).value, false, "nothing left to remove");
+    await assert.rejects(call("file.read", ["relative/path"]), (e: ExecError) => e.code === "bad_argument" && /absolute/.test(e.message));
+    await assert.rejects(call("file.read", [join(dir, "missing")]), (e: ExecError) => e.code === "not_found");
+    await assert.rejects(call("file.remove", ["/"]), (e: ExecError) => e.code === "bad_argument");
+    writeFileSync(join(dir, "big"), Buffer.alloc(800 * 1024));
+    await assert.rejects(call("file.read", [join(dir, "big")]), (e: ExecError) => e.code === "too_large");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("modules - network: interfaces with addresses; ping answers, or says the host has no ping", async () => {
+  const ifs = (await call("network.interfaces")).value as Record<string, { up: boolean; inet: { address: string; netmask: string }[]; inet6: unknown[] }>;
+  assert.ok(ifs.lo, "the loopback interface");
+  assert.ok(ifs.lo.inet.some((i) => i.address === "127.0.0.1" && i.netmask === "255.0.0.0"));
+  await assert.rejects(call("network.ping", ["-f"]), (e: ExecError) => e.code === "bad_argument", "an option is never taken for a host");
+  await assert.rejects(call("network.ping", ["127.0.0.1"], { count: 0 }), (e: ExecError) => e.code === "bad_argument");
+  const hasPing = ["/usr/bin/ping", "/bin/ping", "/usr/sbin/ping", "/sbin/ping"].some((p) => existsSync(p));
+  if (hasPing) {
+    const r = await call("network.ping", ["127.0.0.1"], { count: 1, return_boolean: true });
+    assert.equal(typeof r.value, "boolean");
+  } else {
+    await assert.rejects(call("network.ping", ["127.0.0.1"], { count: 1 }), (e: ExecError) => e.code === "unavailable" && /no ping command/.test(e.message));
+  }
 });
