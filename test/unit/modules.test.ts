@@ -1,7 +1,8 @@
 // Execution modules called directly with an ExecContext: no NATS involved.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync, realpathSync, existsSync } from "node:fs";
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync, realpathSync, existsSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -36,7 +37,7 @@ async function call(fun: string, args: unknown[] = [], kwargs: Record<string, un
 }
 
 test("modules - the loader discovers one module per file and refuses what is not a function", async () => {
-  for (const m of ["cmd", "file", "grains", "network", "status", "sys", "test"]) assert.ok(loader.modules().includes(m), m);
+  for (const m of ["cmd", "file", "grains", "network", "pkg", "service", "status", "sys", "test"]) assert.ok(loader.modules().includes(m), m);
   assert.ok(!loader.modules().includes("index"));
   await assert.rejects(loader.resolve("foo.bar"), (e: UnknownFunctionError) => e.retcode === 254 && e.message === "'foo.bar' is not available.");
   await assert.rejects(loader.resolve("test.nothing"), UnknownFunctionError);
@@ -232,4 +233,54 @@ test("modules - network: interfaces with addresses; ping answers, or says the ho
   } else {
     await assert.rejects(call("network.ping", ["127.0.0.1"], { count: 1 }), (e: ExecError) => e.code === "unavailable" && /no ping command/.test(e.message));
   }
+});
+
+test("modules - pkg: version and list_pkgs from dpkg; install and remove a local .deb; clear refusals", async () => {
+  await assert.rejects(call("pkg.version", ["-oAPT::x"]), (e: ExecError) => e.code === "bad_argument" || e.code === "unavailable");
+  const haveDpkg = existsSync("/usr/bin/dpkg-query") && existsSync("/usr/bin/apt-get");
+  if (!haveDpkg) {
+    await assert.rejects(call("pkg.list_pkgs"), (e: ExecError) => e.code === "unavailable" && /no supported package manager/.test(e.message));
+    return;
+  }
+  const all = (await call("pkg.list_pkgs")).value as Record<string, string>;
+  assert.ok(all.dpkg, "dpkg itself is installed");
+  assert.equal((await call("pkg.version", ["dpkg"])).value, all.dpkg);
+  assert.deepEqual((await call("pkg.version", ["dpkg", "natrium-no-such-pkg"])).value, { dpkg: all.dpkg, "natrium-no-such-pkg": "" });
+  await assert.rejects(call("pkg.install", [], { sources: [{ x: "relative.deb" }] }), (e: ExecError) => e.code === "bad_argument");
+  if (process.getuid!() !== 0) {
+    await assert.rejects(call("pkg.install", ["natrium-test-pkg"]), (e: ExecError) => e.code === "permission_denied" && /needs root/.test(e.message));
+    return;
+  }
+  // A package built here: installing and removing it needs no network and leaves nothing behind.
+  const dir = mkdtempSync(join(tmpdir(), "natrium-deb-"));
+  const name = `natrium-test-${process.pid}`;
+  try {
+    mkdirSync(join(dir, "pkg", "DEBIAN"), { recursive: true });
+    writeFileSync(join(dir, "pkg", "DEBIAN", "control"), `Package: ${name}\nVersion: 1.0-1\nArchitecture: all\nMaintainer: natrium tests <tests@natrium.invalid>\nDescription: a package the natrium tests install and remove\n`);
+    const deb = join(dir, `${name}_1.0-1_all.deb`);
+    const built = spawnSync("dpkg-deb", ["--build", "--root-owner-group", join(dir, "pkg"), deb], { encoding: "utf8" });
+    assert.equal(built.status, 0, built.stderr);
+    const installed = (await call("pkg.install", [], { sources: [{ [name]: deb }] })).value;
+    assert.deepEqual(installed, { [name]: { old: "", new: "1.0-1" } });
+    assert.equal((await call("pkg.version", [name])).value, "1.0-1");
+    assert.deepEqual((await call("pkg.remove", [name])).value, { [name]: { old: "1.0-1", new: "" } });
+    assert.equal((await call("pkg.version", [name])).value, "");
+    assert.deepEqual((await call("pkg.remove", [name])).value, {}, "removing what is not installed changes nothing");
+  } finally {
+    spawnSync("dpkg", ["--purge", name]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("modules - service: systemd when it runs, a clear refusal when it does not", async () => {
+  await assert.rejects(call("service.status", ["--all"]), (e: ExecError) => e.code === "bad_argument");
+  if (!existsSync("/run/systemd/system")) {
+    for (const f of ["service.status", "service.start", "service.stop", "service.restart", "service.enabled"]) {
+      await assert.rejects(call(f, ["nginx"]), (e: ExecError) => e.code === "unavailable" && /systemd is not running on this host/.test(e.message), f);
+    }
+    return;
+  }
+  assert.equal((await call("service.status", ["natrium-no-such-unit"])).value, false);
+  assert.equal((await call("service.enabled", ["natrium-no-such-unit"])).value, false);
+  await assert.rejects(call("service.start", ["natrium-no-such-unit"]), (e: ExecError) => e.code === "service_failed" || e.code === "permission_denied");
 });
