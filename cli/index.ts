@@ -5,7 +5,9 @@ import AuditTail from "./commands/audit/tail.js";
 import CacheRebuild from "./commands/cache/rebuild.js";
 import EventsTail from "./commands/events/tail.js";
 import JobcacheCmd from "./commands/jobcache.js";
+import JobsDiff from "./commands/jobs/diff.js";
 import JobsList from "./commands/jobs/list.js";
+import JobsMinion from "./commands/jobs/minion.js";
 import JobsShow from "./commands/jobs/show.js";
 import KeysAccept from "./commands/keys/accept.js";
 import KeysDelete from "./commands/keys/delete.js";
@@ -24,7 +26,9 @@ export const COMMANDS = {
   "cache:rebuild": CacheRebuild,
   "events:tail": EventsTail,
   jobcache: JobcacheCmd,
+  "jobs:diff": JobsDiff,
   "jobs:list": JobsList,
+  "jobs:minion": JobsMinion,
   "jobs:show": JobsShow,
   "keys:accept": KeysAccept,
   "keys:delete": KeysDelete,

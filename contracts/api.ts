@@ -52,14 +52,22 @@ export const JobSummary = Type.Object({
   failed: Type.Integer(),
   created: Millis,
   finished: Type.Union([Millis, Type.Null()]),
+  /** With a `minion` filter: that minion's return to the job (one minion's history). */
+  minion: Type.Optional(Type.Object({ id: Type.String(), success: Type.Boolean(), retcode: Type.Integer(), duration_ms: Type.Number() })),
 });
 export type JobSummary = Static<typeof JobSummary>;
 
 export const JobsQuery = Type.Object(
   {
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
-    /** Only jobs of this function, e.g. "test.ping". */
+    /** Only jobs of functions matching this glob (`*`, `?`), e.g. "test.ping" or "cmd.*". */
     fun: Type.Optional(Type.String({ maxLength: 200 })),
+    /** Only jobs whose target text (or a member of a list target) matches this glob. */
+    target: Type.Optional(Type.String({ maxLength: 1000 })),
+    /** Only jobs created at or after this time (ms since the epoch). */
+    since: Type.Optional(Millis),
+    /** Only jobs created before this time (ms since the epoch). */
+    until: Type.Optional(Millis),
     /** Only jobs this minion returned for. */
     minion: Type.Optional(MinionId),
     /** Only jobs this user ran. */

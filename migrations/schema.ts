@@ -43,6 +43,8 @@ export const jobs = pgTable(
   (t) => [
     index("jobs_created_idx").on(t.created.desc(), t.jid.desc()),
     index("jobs_fun_idx").on(t.fun, t.created.desc()),
+    // A user's own history (every non-admin listing is narrowed to it).
+    index("jobs_user_idx").on(t.user, t.created.desc()),
   ],
 );
 

@@ -35,7 +35,7 @@ export default class Up extends Command {
     process.on("SIGTERM", onSignal);
     try {
       const info = await stack.start();
-      const c = await openClient({ url: info.nats_url, ns: info.ns, key: info.admin_key, user: "admin" });
+      const c = await openClient({ url: info.nats_url, ns: info.ns, key: info.admin_key, as: "admin" });
       try {
         this.log(`natrium run '*' test.ping`);
         const r = await runJob(c, { tgt: "*", tgt_type: "glob", fun: "test.ping", arg: [], kwarg: {} }, {

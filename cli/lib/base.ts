@@ -8,7 +8,7 @@ export abstract class StackCommand extends Command {
     url: Flags.string({ description: "NATS server URL (default: the running stack, NATS_URL, or nats://127.0.0.1:4222)", helpGroup: "STACK" }),
     ns: Flags.string({ description: "subject namespace (default: the running stack's, NATRIUM_NS, or natrium)", helpGroup: "STACK" }),
     key: Flags.string({ description: "key file to sign requests with (default: NATRIUM_KEY, the local stack's admin key, or ~/.natrium/keys/USER.sign)", helpGroup: "USER" }),
-    user: Flags.string({ description: "user to sign requests as (default: NATRIUM_USER, the key file's name, or the login name)", helpGroup: "USER" }),
+    as: Flags.string({ description: "user to sign requests as (default: NATRIUM_USER, the key file's name, or the login name)", helpGroup: "USER" }),
   };
 
   protected client?: Client;

@@ -37,7 +37,7 @@ export interface ClientFlags {
   /** Key file to sign requests with. */
   key?: string;
   /** User name to sign requests as. */
-  user?: string;
+  as?: string;
 }
 
 export async function openClient(flags: ClientFlags): Promise<Client> {

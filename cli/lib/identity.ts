@@ -1,6 +1,6 @@
 // Who the CLI signs requests as. In order: --key FILE (or NATRIUM_KEY), the admin key of the
 // stack `natrium up` started (on the machine that runs it, as salt's root user on the master),
-// then ~/.natrium/keys/<user>.sign, made by `natrium user keygen`. The user name is --user (or
+// then ~/.natrium/keys/<user>.sign, made by `natrium user keygen`. The user name is --as (or
 // NATRIUM_USER), else the key file's name, else the login name.
 
 import { existsSync } from "node:fs";
@@ -28,8 +28,8 @@ export function userKeyPath(user: string, env: NodeJS.ProcessEnv = process.env):
 }
 
 /** `stackAdmin`: the admin key named by the stack file the CLI found (resolveStack). */
-export function resolveIdentity(flags: { key?: string; user?: string }, stackAdmin: string | undefined, env: NodeJS.ProcessEnv = process.env): Identity {
-  const named = flags.user ?? env.NATRIUM_USER;
+export function resolveIdentity(flags: { key?: string; as?: string }, stackAdmin: string | undefined, env: NodeJS.ProcessEnv = process.env): Identity {
+  const named = flags.as ?? env.NATRIUM_USER;
   const keyFile = flags.key ?? env.NATRIUM_KEY;
   if (keyFile) return { user: named ?? basename(keyFile).replace(/\.sign$/, ""), key: readSigningKey(keyFile) };
   if ((!named || named === ADMIN_USER) && stackAdmin && existsSync(stackAdmin)) {

@@ -74,10 +74,22 @@ function summary(j: Job, c: Counts | undefined): JobSummary {
   };
 }
 
-/** Jobs newest first, optionally only one function's, one minion's, or those with failures. */
+/** A glob (`*`, `?`) as a LIKE pattern; everything else literal. */
+export function globToLike(glob: string): string {
+  return glob.replace(/[\\%_]/g, (c) => `\\${c}`).replace(/\*/g, "%").replace(/\?/g, "_");
+}
+
+/** Jobs newest first, narrowed by function, target, user, minion, time and failures. */
 export async function listJobs(db: Db, q: JobsQuery): Promise<JobsReply> {
   const where: SQL[] = [];
-  if (q.fun) where.push(eq(jobs.fun, q.fun));
+  if (q.fun) where.push(/[*?]/.test(q.fun) ? sql`${jobs.fun} like ${globToLike(q.fun)}` : eq(jobs.fun, q.fun));
+  if (q.target) {
+    const like = globToLike(q.target);
+    where.push(sql`(case jsonb_typeof(${jobs.tgt}) when 'string' then (${jobs.tgt} #>> '{}') like ${like}
+      else exists (select 1 from jsonb_array_elements_text(${jobs.tgt}) t(v) where t.v like ${like}) end)`);
+  }
+  if (q.since !== undefined) where.push(sql`${jobs.created} >= ${new Date(q.since).toISOString()}`);
+  if (q.until !== undefined) where.push(sql`${jobs.created} < ${new Date(q.until).toISOString()}`);
   if (q.user) where.push(eq(jobs.user, q.user));
   if (q.minion) {
     where.push(sql`exists (select 1 from ${jobReturns} r where r.jid = ${jobs.jid} and r.minion = ${q.minion})`);
@@ -95,7 +107,15 @@ export async function listJobs(db: Db, q: JobsQuery): Promise<JobsReply> {
     .orderBy(desc(jobs.created), desc(jobs.jid))
     .limit(q.limit ?? DEFAULT_LIMIT);
   const counts = await returnCounts(db, rows.map((r) => r.jid));
-  return { jobs: rows.map((r) => summary(r, counts.get(r.jid))) };
+  const own = new Map<string, NonNullable<JobSummary["minion"]>>();
+  if (q.minion && rows.length) {
+    const rets = await db
+      .select({ jid: jobReturns.jid, success: jobReturns.success, retcode: jobReturns.retcode, durationMs: jobReturns.durationMs })
+      .from(jobReturns)
+      .where(and(eq(jobReturns.minion, q.minion), inArray(jobReturns.jid, rows.map((r) => r.jid))));
+    for (const r of rets) own.set(r.jid, { id: q.minion, success: r.success, retcode: r.retcode, duration_ms: r.durationMs });
+  }
+  return { jobs: rows.map((r) => ({ ...summary(r, counts.get(r.jid)), ...(own.has(r.jid) ? { minion: own.get(r.jid) } : {}) })) };
 }
 
 /** One job with every minion's return; `missing` is from job.done, or who has not returned yet. */

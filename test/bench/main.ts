@@ -187,7 +187,7 @@ async function benchReal(base: Base): Promise<Record<string, unknown>> {
   const st = await openStack(base, "breal");
   const minions: Daemon[] = [];
   cleanup.add("minion processes", () => Promise.all(minions.map((m) => m.stop(3000))));
-  const c = await openClient({ url: base.nats.url, ns: st.ns, key: st.adminKeyFile, user: "admin" });
+  const c = await openClient({ url: base.nats.url, ns: st.ns, key: st.adminKeyFile, as: "admin" });
   cleanup.add("client breal", () => c.close());
   const out: Record<string, unknown> = { how: "each minion a `node dist/services/minion/main.js --config FILE` process; CLI = `node bin/run.js run '*' test.ping --url URL --ns NS`, spawn to exit" };
 
@@ -321,7 +321,7 @@ async function benchSwarm(base: Base): Promise<Record<string, unknown>> {
   const child = new SwarmChild();
   cleanup.add("swarm child", () => child.stop());
   await child.ready;
-  const c = await openClient({ url: base.nats.url, ns: st.ns, key: st.adminKeyFile, user: "admin" });
+  const c = await openClient({ url: base.nats.url, ns: st.ns, key: st.adminKeyFile, as: "admin" });
   cleanup.add("client bswarm", () => c.close());
   const out: Record<string, unknown> = {
     how: "swarm identities (startSwarm) in a child process, grown 1 → … in one namespace; client = runJob + openClient in the bench process (what `natrium run` does after start-up); Postgres = polling count(*) of job_returns for the jid; both timed from just before the publish request",

@@ -160,6 +160,30 @@ test("e2e - natrium up, then the CLI runs jobs and reads history without flags",
       assert.match(showText.stdout, /web1: history/);
     });
 
+    await t.test("jobs list filters, one minion's history, and two runs compared", async () => {
+      const { data: again } = await cliJson<RunResult>(["run", "web*", "test.echo", "history2"], opts);
+      await waitFor("the second run in the job cache", async () => {
+        const { data } = await cliJson<JobsReply>(["jobs", "list", "--fun", "test.e*", "--since", "10m"], opts);
+        return data.jobs.some((j) => j.jid === again.jid && j.finished) ? true : undefined;
+      });
+      const { data: webOnly } = await cliJson<JobsReply>(["jobs", "list", "--target", "web*"], opts);
+      assert.ok(webOnly.jobs.every((j) => String(j.tgt).startsWith("web")), "only web* targets");
+      const { data: none } = await cliJson<JobsReply>(["jobs", "list", "--until", "2000-01-01"], opts);
+      assert.deepEqual(none.jobs, []);
+      const bad = await cli(["jobs", "list", "--since", "yesterday"], opts);
+      assert.equal(bad.code, 2);
+      assert.match(oneLine(bad.stderr), /--since "yesterday" is not a time/);
+      const mine = await cli(["jobs", "minion", "db1", "--fun", "test.echo"], opts);
+      assert.equal(mine.code, 0, mine.stderr);
+      assert.match(mine.stdout, new RegExp(`${lastJid}\\s+test.echo\\s+\\S+\\s+True\\s+0\\s`));
+      assert.doesNotMatch(mine.stdout, new RegExp(again.jid), "db1 did not return for the web* job");
+      const diff = await cliJson<{ same: number; differs: number; only_a: number; only_b: number }>(["jobs", "diff", lastJid, again.jid], opts);
+      assert.deepEqual([diff.data.same, diff.data.differs, diff.data.only_a, diff.data.only_b], [0, 2, 1, 0]);
+      const diffText = await cli(["jobs", "diff", lastJid, again.jid], opts);
+      assert.match(diffText.stdout, /^db1: only in a$/m);
+      assert.match(diffText.stdout, /^web1: differs$/m);
+    });
+
     await t.test("events tail prints events with subject, type, jid and minion", async () => {
       const r = await cli(["events", "tail", "--all", "--count", "5"], opts);
       assert.equal(r.code, 0, r.stderr);
@@ -259,7 +283,7 @@ test("e2e - natrium up, then the CLI runs jobs and reads history without flags",
       assert.equal(again.code, 2);
       assert.match(oneLine(again.stderr), /already exists/);
       // alice is not in the master's users: her requests are refused, by name.
-      const denied = await cli(["run", "*", "test.ping", "--user", "alice"], opts);
+      const denied = await cli(["run", "*", "test.ping", "--as", "alice"], opts);
       assert.equal(denied.code, 2);
       assert.match(oneLine(denied.stderr), /user "alice" is not in the master's users config/);
     });
@@ -279,7 +303,7 @@ test("e2e - natrium up, then the CLI runs jobs and reads history without flags",
       f.stdout!.on("data", (d) => (out += d));
       try {
         await waitFor("audit tail -f to print its first line", () => out.includes("\n") || undefined, 20_000);
-        const bob = await cli(["run", "*", "test.ping", "--user", "bob-the-stranger", "--key", join(work, "home", "keys", "alice.sign")], opts);
+        const bob = await cli(["run", "*", "test.ping", "--as", "bob-the-stranger", "--key", join(work, "home", "keys", "alice.sign")], opts);
         assert.equal(bob.code, 2);
         await waitFor("the new refusal in audit tail -f", () => /user=bob-the-stranger/.test(out) || undefined, 30_000, 100);
       } finally {

@@ -77,6 +77,28 @@ test("history - a user sees the jobs they ran; jobs: true and admin see every jo
       await rejects(jobs({ user: "mallory", key: ephemeralKeys().sign }), "denied", /not in the master's users config/);
     });
 
+    await t.test("filters: function and target globs, time window, minion (with its own result), failures", async () => {
+      const admin = stack.admin;
+      const ids = (r: JobsReply) => r.jobs.map((j) => j.jid).sort();
+      assert.deepEqual(ids(await jobs(admin, { fun: "test.*" })), [byAdmin.jid, byAlice.jid, byBob.jid].sort());
+      assert.deepEqual(ids(await jobs(admin, { fun: "test.e?ho" })), [byAlice.jid, byBob.jid].sort());
+      assert.deepEqual(ids(await jobs(admin, { fun: "test_ping" })), [], "LIKE wildcards in the glob are literal");
+      assert.deepEqual(ids(await jobs(admin, { target: "web*" })), [byAlice.jid, byBob.jid].sort());
+      assert.deepEqual(ids(await jobs(admin, { target: "\\*" })), [], "a backslash is literal, not an escape");
+      const listed = await stack.publish({ tgt: ["web1", "web2"], tgt_type: "list", fun: "test.ping" });
+      await stack.cachedJob(listed.jid, (j) => j.job.finished !== null, "list job finished");
+      assert.ok(ids(await jobs(admin, { target: "web2" })).includes(listed.jid), "a member of a list target matches");
+      const created = (await job(admin, byAlice.jid)).job.created;
+      assert.deepEqual(ids(await jobs(admin, { since: created, until: created + 1 })), [byAlice.jid]);
+      assert.deepEqual(ids(await jobs(admin, { until: created })).includes(byAlice.jid), false);
+      const w2 = await jobs(admin, { minion: "web2", fun: "test.echo" });
+      assert.deepEqual(w2.jobs.map((j) => [j.jid, j.minion?.id, j.minion?.success, j.minion?.retcode]), [[byBob.jid, "web2", true, 0]]);
+      const failing = await stack.publish({ tgt: "web1", fun: "test.retcode", arg: [3] });
+      await stack.cachedJob(failing.jid, (j) => j.job.finished !== null, "failing job finished");
+      const f = await jobs(admin, { failed: true, minion: "web1" });
+      assert.deepEqual(f.jobs.map((j) => [j.jid, j.minion?.success, j.minion?.retcode]), [[failing.jid, false, 3]]);
+    });
+
     await t.test("the audit trail is for the admin: refusals with their reasons, by kind, oldest first", async () => {
       await rejects(signedRequest(nc, s.api("audit"), {}, auditor, 10_000), "denied", /may not read the audit trail/);
       const all = await signedRequest<AuditReply>(nc, s.api("audit"), { kind: "denied", limit: 100 }, stack.admin, 10_000);

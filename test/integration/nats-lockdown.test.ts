@@ -146,7 +146,7 @@ test("nats lockdown - the generated config, real daemons, and each forbidden pub
     });
 
     await t.test("a user runs what the ACL allows, and the job cache (own seed) records it", async () => {
-      const r = await cli(["run", "m1", "test.echo", "from-alice", "--key", join(work, "alice.sign"), "--user", "alice", "--url", url, "--ns", s.ns], { cwd: work, env });
+      const r = await cli(["run", "m1", "test.echo", "from-alice", "--key", join(work, "alice.sign"), "--as", "alice", "--url", url, "--ns", s.ns], { cwd: work, env });
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout.trim(), "m1: from-alice");
       const jobs = await waitFor("the job in the job cache", async () => {
@@ -155,7 +155,7 @@ test("nats lockdown - the generated config, real daemons, and each forbidden pub
       }, 30_000, 300);
       assert.ok(jobs.jobs.some((j) => j.fun === "test.ping" && j.user === "admin"));
       // A user's history comes through the master, narrowed to the jobs the user ran.
-      const mine = await cliJson<JobsReply>(["jobs", "list", "--key", join(work, "alice.sign"), "--user", "alice"], { cwd: work, env: { ...env, NATS_URL: url, NATRIUM_NS: s.ns } });
+      const mine = await cliJson<JobsReply>(["jobs", "list", "--key", join(work, "alice.sign"), "--as", "alice"], { cwd: work, env: { ...env, NATS_URL: url, NATRIUM_NS: s.ns } });
       assert.equal(mine.code, 0, mine.stderr);
       assert.deepEqual([...new Set(mine.data.jobs.map((j) => j.user))], ["alice"]);
       // The job cache replays the stream through its own consumer: its rights suffice for that too.

@@ -1,38 +1,57 @@
 import { Flags } from "@oclif/core";
 import { StackCommand } from "../../lib/base.js";
 import { isoTime, table } from "../../lib/output.js";
-import type { JobsQuery, JobsReply } from "../../../contracts/api.js";
+import { parseWhen } from "../../lib/when.js";
+import type { JobsQuery, JobsReply, JobSummary } from "../../../contracts/api.js";
+
+export function jobRows(jobs: JobSummary[]): string {
+  return table(
+    ["JID", "FUNCTION", "TARGET", "USER", "RETURNED", "STARTED"],
+    jobs.map((j) => [
+      j.jid,
+      j.fun,
+      `${Array.isArray(j.tgt) ? j.tgt.join(",") : j.tgt}${j.tgt_type === "glob" ? "" : ` (${j.tgt_type})`}`,
+      j.user,
+      `${j.returned}/${j.expected}${j.failed ? ` (${j.failed} failed)` : ""}`,
+      isoTime(j.created),
+    ]),
+  );
+}
 
 export default class JobsList extends StackCommand {
   static summary = "List jobs from the job cache, newest first (a user sees the jobs they ran, unless allowed every job)";
   static enableJsonFlag = true;
-  static examples = ["<%= config.bin %> jobs list", "<%= config.bin %> jobs list --limit 5 --json"];
+  static examples = [
+    "<%= config.bin %> jobs list",
+    "<%= config.bin %> jobs list --fun 'cmd.*' --since 2h",
+    "<%= config.bin %> jobs list --minion web1 --failed --limit 5 --json",
+    "<%= config.bin %> jobs list --target 'web*' --user alice --since 2026-11-01 --until 2026-11-02",
+  ];
   static flags = {
     limit: Flags.integer({ description: "how many jobs", default: 50, min: 1, max: 10_000 }),
+    fun: Flags.string({ description: "only jobs of functions matching this glob (test.ping, 'cmd.*')" }),
+    target: Flags.string({ description: "only jobs whose target (or a member of a list target) matches this glob" }),
+    minion: Flags.string({ description: "only jobs this minion returned for" }),
+    user: Flags.string({ description: "only jobs this user ran (users without jobs: true see only their own anyway)" }),
+    since: Flags.string({ description: "only jobs started at or after this time: ISO date/time or how long ago (30m, 2h, 7d)" }),
+    until: Flags.string({ description: "only jobs started before this time: ISO date/time or how long ago" }),
+    failed: Flags.boolean({ description: "only jobs with at least one failed return" }),
   };
 
   async run(): Promise<JobsReply> {
     const { flags } = await this.parse(JobsList);
-    const c = await this.connect(flags);
     const q: JobsQuery = { limit: flags.limit };
+    if (flags.fun) q.fun = flags.fun;
+    if (flags.target) q.target = flags.target;
+    if (flags.minion) q.minion = flags.minion;
+    if (flags.user) q.user = flags.user;
+    if (flags.since) q.since = parseWhen("since", flags.since);
+    if (flags.until) q.until = parseWhen("until", flags.until);
+    if (flags.failed) q.failed = true;
+    const c = await this.connect(flags);
     // Through the master, signed: it shows a user only the jobs they may see.
     const reply = await c.api<JobsReply>("jobs", q);
-    if (!this.jsonEnabled()) {
-      if (reply.jobs.length === 0) this.log("No jobs in the job cache.");
-      else {
-        this.log(table(
-          ["JID", "FUNCTION", "TARGET", "USER", "RETURNED", "STARTED"],
-          reply.jobs.map((j) => [
-            j.jid,
-            j.fun,
-            `${Array.isArray(j.tgt) ? j.tgt.join(",") : j.tgt}${j.tgt_type === "glob" ? "" : ` (${j.tgt_type})`}`,
-            j.user,
-            `${j.returned}/${j.expected}${j.failed ? ` (${j.failed} failed)` : ""}`,
-            isoTime(j.created),
-          ]),
-        ));
-      }
-    }
+    if (!this.jsonEnabled()) this.log(reply.jobs.length ? jobRows(reply.jobs) : "No jobs match.");
     return reply;
   }
 }

@@ -1,0 +1,1 @@
+CREATE INDEX "jobs_user_idx" ON "jobs" USING btree ("user","created" DESC NULLS LAST);
