@@ -389,6 +389,8 @@ export function buildApi() {
       signed("signed_publish_request", s.api("publish"), { v: 1, user: "admin", rid: "vector-request-0001", ts: TS, body: publish }),
       msg("publish_reply", s.api("publish"), "reply", { jid: JID, minions: [MINION], timeout: 5, created: TS }),
       msg("error_reply", s.api("publish"), "reply", { code: "bad_target", message: "regex target \"(\" does not compile" }, { [H.error]: "bad_target" }),
+      msg("match_request", s.api("match"), "request", { v: 1, tgt: "web* and G@os:Debian or N@dbs", tgt_type: "compound" }),
+      msg("match_reply", s.api("match"), "reply", { minions: [MINION], tgt: "web* and G@os:Debian or L@db1,db2", tgt_type: "compound" }),
       msg("jobs_query", s.cache("jobs"), "request", { limit: 10 }),
       msg("job_query", s.cache("job"), "request", { jid: JID }),
     ],
