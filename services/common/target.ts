@@ -137,11 +137,19 @@ function grainMatch(grains: Record<string, unknown>, expr: string): boolean {
  */
 function subdictMatch(grains: Record<string, unknown>, expr: string, valueMatch: (v: unknown, want: string) => boolean): boolean {
   const parts = expr.split(":");
-  for (let i = parts.length - 1; i >= 1; i--) {
-    const key = parts.slice(0, i).join(":");
+  // One walk down the grains (as grainLookup would for each prefix), so a target of thousands
+  // of ':' costs linear time, not one lookup per split.
+  const found: [number, unknown][] = [];
+  let cur: unknown = grains;
+  for (let i = 1; i < parts.length; i++) {
+    if (cur === null || typeof cur !== "object" || Array.isArray(cur)) break;
+    cur = (cur as Record<string, unknown>)[parts[i - 1]];
+    if (cur === undefined) break;
+    found.push([i, cur]);
+  }
+  for (let k = found.length - 1; k >= 0; k--) {
+    const [i, got] = found[k];
     const want = parts.slice(i).join(":");
-    const got = grainLookup(grains, key);
-    if (got === undefined) continue;
     const values = Array.isArray(got) ? got : [got];
     if (values.some((v) => valueMatch(v, want))) return true;
   }

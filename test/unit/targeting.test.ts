@@ -237,3 +237,15 @@ test("targeting - nodegroups: expanded into a compound expression, nested, with 
   for (let i = 1; i <= 80; i++) chain[`c${i}`] = `not ( N@c${i - 1} and web1 )`;
   assert.throws(() => expandTarget("c80", "nodegroup", chain), /levels/);
 });
+
+test("targeting - a grain target with thousands of ':' is matched in linear time", () => {
+  const expr = "a:" + "b:".repeat(30_000) + "x";
+  const t0 = Date.now();
+  for (const type of ["grain", "grain_pcre"] as const) {
+    assert.equal(matches(expr, type, "web1", { a: { b: { b: "x" } } }), false);
+    assert.equal(matches(`G@${expr} or web1`, "compound", "web1", { a: "z" }), true);
+  }
+  assert.equal(matches("a:b:b:x", "grain", "web1", { a: { b: { b: "x" } } }), true);
+  assert.equal(matches("a:b:b:x", "grain", "web1", { a: { b: { b: "x" } } }), true);
+  assert.ok(Date.now() - t0 < 2000, `${Date.now() - t0} ms`);
+});
