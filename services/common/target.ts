@@ -452,8 +452,9 @@ export function parseCompound(expr: string): CompoundNode {
   };
   const parseAnd = (depth: number): CompoundNode => {
     const kids = [parseNot(depth)];
-    while (peek()?.kind === "and") {
-      i++;
+    // As Salt: `not` right after an operand means `and not` ("web* not web2").
+    while (peek()?.kind === "and" || peek()?.kind === "not") {
+      if (peek().kind === "and") i++;
       kids.push(parseNot(depth));
     }
     if (kids.length === 1) return kids[0];

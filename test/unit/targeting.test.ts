@@ -115,6 +115,8 @@ test("targeting - compound: precedence not > and > or, and parentheses", () => {
   assert.deepEqual(sel("not ( web* or db* )"), ["test1"]);
   assert.deepEqual(sel("not not web1"), ["web1"]);
   assert.deepEqual(sel("not web1 or web1"), Object.keys(fleet).sort());
+  assert.deepEqual(sel("web* not web2"), ["web1"], "as Salt: `not` after an operand is `and not`");
+  assert.deepEqual(sel("( web* or db* ) not G@os:Debian or test1"), ["db2", "test1", "web2"]);
   assert.deepEqual(sel("(web1 or db1) and not web1"), ["db1"], "parentheses stuck to words");
   assert.deepEqual(sel("((web1 or db1)) and (not (db1))"), ["web1"]);
   assert.deepEqual(sel("(E@web(1|2)) and G@os:Ubuntu"), ["web2"], "a regex keeps its own parentheses");
