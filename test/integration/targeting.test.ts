@@ -9,7 +9,9 @@ import { startStack } from "../helpers/stack.js";
 import { waitFor } from "../helpers/ports.js";
 import { ephemeralKeys } from "../../services/common/keys.js";
 import { signedRequest } from "../../services/common/bus.js";
-import { RemoteError } from "../../contracts/errors.js";
+import { NatriumError, RemoteError } from "../../contracts/errors.js";
+import { Master } from "../../services/master/master.js";
+import { createLogger } from "../../services/common/log.js";
 import { matchReply, type MatchReply, type MatchRequest, type PublishRequest } from "../../contracts/api.js";
 import type { Identity } from "../../contracts/request.js";
 
@@ -133,6 +135,20 @@ test("targeting - master resolution and minion self-selection agree; nodegroups;
       assert.match(a.body.reason, /selects minions outside the acl/);
       // `match` is open to any admitted user, and shows what a target would select.
       assert.deepEqual((await match("dbs", "nodegroup", webops)).minions, ["db1", "db2"]);
+    });
+
+    await t.test("a master with a bad nodegroup does not start", async () => {
+      for (const [groups, re] of [
+        [{ a: "N@b", b: "web1 or N@a" }, /nodegroups: nodegroup cycle: a -> b -> a/],
+        [{ a: "web1 and" }, /nodegroups: nodegroup "a": compound target is invalid at position 8/],
+        [{ a: "N@nosuch" }, /unknown nodegroup "nosuch" \(in nodegroup "a"\)/],
+      ] as const) {
+        const other = new Master(nc, ephemeralKeys(), {
+          id: "m2", ns: `${s.ns}x`, timeout: 5, autoAccept: false, commandTtl: 60, streamMaxAgeHours: 0, replicas: 1,
+          adminPub: stack.admin.key.pub, nodegroups: groups as unknown as Record<string, string>,
+        }, createLogger({ svc: "test" }, "quiet"));
+        await assert.rejects(other.start(), (e: unknown) => e instanceof NatriumError && e.code === "bad_config" && re.test(e.message));
+      }
     });
 
     await t.test("the stack is healthy afterwards", () => stack.assertHealthy());
