@@ -16,6 +16,7 @@ import KeysList from "./commands/keys/list.js";
 import KeysReject from "./commands/keys/reject.js";
 import MasterCmd from "./commands/master.js";
 import MinionCmd from "./commands/minion.js";
+import MinionsMatch from "./commands/minions/match.js";
 import NatsConfig from "./commands/nats-config.js";
 import Run from "./commands/run.js";
 import Up from "./commands/up.js";
@@ -37,6 +38,7 @@ export const COMMANDS = {
   "keys:reject": KeysReject,
   master: MasterCmd,
   minion: MinionCmd,
+  "minions:match": MinionsMatch,
   "nats-config": NatsConfig,
   run: Run,
   up: Up,

@@ -31,6 +31,28 @@ export const PublishRequest = Type.Object(
 export type PublishRequest = Static<typeof PublishRequest>;
 export const publishRequest = validator("publish request", PublishRequest);
 
+/** `{ns}.api.match`, signed: which minions a target selects, without running anything. */
+export const MatchRequest = Type.Object(
+  {
+    v: Type.Literal(1),
+    tgt: PublishRequest.properties.tgt,
+    tgt_type: TargetType,
+  },
+  { additionalProperties: false },
+);
+export type MatchRequest = Static<typeof MatchRequest>;
+export const matchRequest = validator("match request", MatchRequest);
+
+export const MatchReply = Type.Object({
+  /** The accepted minions the target selects, sorted: the `minions` a publish would expect. */
+  minions: Type.Array(MinionId),
+  /** The target as a job would carry it: a nodegroup (and N@ inside a compound) expanded. */
+  tgt: Type.Union([Type.String(), Type.Array(Type.String())]),
+  tgt_type: TargetType,
+});
+export type MatchReply = Static<typeof MatchReply>;
+export const matchReply = validator("match reply", MatchReply);
+
 export const PublishReply = Type.Object({
   jid: Jid,
   minions: Type.Array(MinionId),

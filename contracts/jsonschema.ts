@@ -7,7 +7,7 @@ import type { TSchema } from "@sinclair/typebox";
 import { eventValidators, type EventType } from "./events/index.js";
 import {
   ErrorReply, PublishRequest, PublishReply, JobsQuery, JobsReply, JobQuery, JobReply,
-  RebuildRequest, RebuildReply, StatusReply, KeysRequest, KeysReply, AuditQuery, AuditReply,
+  RebuildRequest, RebuildReply, StatusReply, KeysRequest, KeysReply, AuditQuery, AuditReply, MatchRequest, MatchReply,
 } from "./api.js";
 import { SignedRequest } from "./request.js";
 import { MasterKeyRecord, MinionKeyRecord, MinionDataRecord } from "./registry.js";
@@ -43,6 +43,8 @@ const api: [string, string, TSchema][] = [
   ["SignedRequest", "the envelope of every signed {ns}.api.* request; body is the verb's request", SignedRequest],
   ["PublishRequest", "{ns}.api.publish request", PublishRequest],
   ["PublishReply", "{ns}.api.publish reply", PublishReply],
+  ["MatchRequest", "{ns}.api.match request", MatchRequest],
+  ["MatchReply", "{ns}.api.match reply", MatchReply],
   ["KeysRequest", "{ns}.api.keys request", KeysRequest],
   ["KeysReply", "{ns}.api.keys reply", KeysReply],
   ["JobsQuery", "{ns}.api.jobs and {ns}.cache.jobs request", JobsQuery],

@@ -121,7 +121,7 @@ export type Subjects = ReturnType<typeof subjects>;
 export const KeyStates = ["pending", "accepted", "rejected", "deleted"] as const;
 export type KeyState = (typeof KeyStates)[number];
 
-export const ApiVerbs = ["publish", "ping", "keys", "jobs", "job", "audit"] as const;
+export const ApiVerbs = ["publish", "ping", "keys", "jobs", "job", "audit", "match"] as const;
 export type ApiVerb = (typeof ApiVerbs)[number];
 
 export const CacheVerbs = ["jobs", "job", "rebuild", "status", "audit"] as const;

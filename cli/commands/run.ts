@@ -3,7 +3,7 @@ import { StackCommand } from "../lib/base.js";
 import { parseFunArgs } from "../lib/args.js";
 import { formatAnswer, OutFormats, type OutFormat } from "../lib/output.js";
 import { runJob, type RunResult } from "../lib/run.js";
-import type { TargetType } from "../../contracts/events/job.js";
+import { targetFlags, targetOf } from "../lib/target.js";
 
 export default class Run extends StackCommand {
   static summary = "Run an execution module function on the targeted minions";
@@ -13,7 +13,7 @@ Exit status: 0 when every targeted minion answered with success, 1 otherwise, 2 
   static strict = false;
   static enableJsonFlag = true;
   static args = {
-    target: Args.string({ required: true, description: "glob on the minion id (default), or a list/regex/grain target with -L/-E/-G" }),
+    target: Args.string({ required: true, description: "glob on the minion id (default), or a list/regex/grain/grain-regex/network/compound/nodegroup target with -L/-E/-G/-P/-S/-C/-N" }),
     fun: Args.string({ required: true, description: "module.function, e.g. test.ping" }),
   };
   static examples = [
@@ -21,12 +21,14 @@ Exit status: 0 when every targeted minion answered with success, 1 otherwise, 2 
     "<%= config.bin %> run 'web*' cmd.run 'echo hi'",
     "<%= config.bin %> run -L web1,db1 test.echo hello",
     "<%= config.bin %> run -G os:Debian grains.get os",
+    "<%= config.bin %> run -P 'os:(debian|ubuntu)' test.ping",
+    "<%= config.bin %> run -S 10.0.0.0/8 test.ping",
+    "<%= config.bin %> run -C 'web* and G@os:Debian or L@db1,db2 and not E@test.*' test.ping",
+    "<%= config.bin %> run -N webservers test.ping",
     "<%= config.bin %> run '*' cmd.run_all 'ls /nope' --out yaml",
   ];
   static flags = {
-    list: Flags.boolean({ char: "L", description: "target is a comma-separated list of minion ids", exclusive: ["pcre", "grain"] }),
-    pcre: Flags.boolean({ char: "E", description: "target is a regular expression on the minion id", exclusive: ["list", "grain"] }),
-    grain: Flags.boolean({ char: "G", description: "target is a grain match, key:value (glob in the value, nested keys with ':')", exclusive: ["list", "pcre"] }),
+    ...targetFlags,
     timeout: Flags.integer({ char: "t", description: "seconds to wait for returns (default: the master's, 5)", min: 0 }),
     out: Flags.string({ description: "output format", options: [...OutFormats], default: "nested" }),
   };
@@ -35,8 +37,7 @@ Exit status: 0 when every targeted minion answered with success, 1 otherwise, 2 
     const { args, flags, argv } = await this.parse(Run);
     const extra = (argv as string[]).slice(2);
     const { arg, kwarg } = parseFunArgs(extra);
-    const tgtType: TargetType = flags.list ? "list" : flags.pcre ? "pcre" : flags.grain ? "grain" : "glob";
-    const tgt = tgtType === "list" ? args.target.split(",").map((s) => s.trim()).filter(Boolean) : args.target;
+    const { tgt, tgt_type: tgtType } = targetOf(args.target, flags);
     const c = await this.connect(flags);
     const human = !this.jsonEnabled();
     const tty = human && process.stderr.isTTY;

@@ -2,7 +2,8 @@ import { Type, type Static } from "@sinclair/typebox";
 import { event, Jid, Millis, MinionId } from "./common.js";
 import { validator } from "../schema.js";
 
-export const TargetTypes = ["glob", "list", "grain", "pcre"] as const;
+/** How `tgt` selects minions; see docs/targeting.md. A job command never carries "nodegroup": the master expands it to "compound". */
+export const TargetTypes = ["glob", "list", "grain", "pcre", "grain_pcre", "ipcidr", "compound", "nodegroup"] as const;
 export const TargetType = Type.Union(TargetTypes.map((t) => Type.Literal(t)));
 export type TargetType = (typeof TargetTypes)[number];
 

@@ -7,7 +7,8 @@
 //     - 'web*': ['test.*', cmd.run] # on minions whose id matches web*
 //
 // The check is against the minions a target *resolves to*, not the target's text: a user
-// allowed `web*` cannot reach db1 through a list, grain or regex target. Patterns are globs
+// allowed `web*` cannot reach db1 through a list, grain, regex, ipcidr, compound or nodegroup
+// target (nodegroups are expanded before resolution). Patterns are globs
 // (`*`, `?`, `[...]`), as Salt's are by default.
 
 import { NatriumError } from "../../contracts/errors.js";

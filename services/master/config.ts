@@ -32,6 +32,11 @@ export const MasterConfig = Type.Object(
       description:
         "users who may send requests, by name: pub (their Ed25519 key from `natrium user keygen`), acl (Salt publisher_acl: function patterns, or 'minion glob': [function patterns]), keys (may manage minion keys), jobs (may see every job in the history, not only their own), admin (may do everything). The key in <pki_dir>/admin.sign is always admin, as user \"admin\"",
     }),
+    nodegroups: Type.Record(Type.String({ pattern: "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$" }), Type.Union([Type.String({ minLength: 1, maxLength: 65536 }), Type.Array(Type.String({ minLength: 1, maxLength: 255 }), { minItems: 1 })]), {
+      default: {},
+      description:
+        "Salt's nodegroups, by name: a compound target (e.g. 'web* and G@os:Debian', may use N@other) or a list of minion ids; target one with `natrium run -N NAME` or N@NAME in a compound target. The master expands them before publishing (see docs/targeting.md)",
+    }),
     request_window: Type.Number({
       default: 120,
       minimum: 5,

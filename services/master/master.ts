@@ -22,6 +22,8 @@ import { Gate, type UserConfig } from "./gate.js";
 import { checkKeys, DeniedError, type Principal } from "./acl.js";
 import { handleKeys } from "./keyapi.js";
 import { Kvm } from "@nats-io/kv";
+import { checkNodegroups, type Nodegroups } from "../common/target.js";
+import { handleMatch } from "./match.js";
 
 export const VERSION = "0.1.0";
 
@@ -37,6 +39,8 @@ export interface MasterOptions {
   resumeWindowSec?: number;
   autosign?: string[];
   users?: Record<string, UserConfig>;
+  /** Salt's nodegroups: name -> compound expression or list of ids; expanded before publishing. */
+  nodegroups?: Nodegroups;
   /** Seconds a signed request stays valid. */
   requestWindowSec?: number;
   /** The admin key's public key: requests it signs may do everything. */
@@ -69,6 +73,12 @@ export class Master {
 
   async start(): Promise<void> {
     const { s, nc, log } = this;
+    const nodegroups = this.o.nodegroups ?? {};
+    try {
+      checkNodegroups(nodegroups);
+    } catch (err) {
+      throw new NatriumError("bad_config", `nodegroups: ${(err as Error).message}`);
+    }
     const jsm = await jetstreamManager(nc);
     const js = jetstream(nc);
     await ensureStream(jsm, s, { maxAgeSec: this.o.streamMaxAgeHours * 3600, replicas: this.o.replicas });
@@ -93,7 +103,7 @@ export class Master {
           throw err;
         }
       }, log, false);
-    const publisher = new Publisher(js, s, this.keys.sign, this.registry, { masterId: this.o.id, defaultTimeout: this.o.timeout, commandTtl: this.o.commandTtl }, log);
+    const publisher = new Publisher(js, s, this.keys.sign, this.registry, { masterId: this.o.id, defaultTimeout: this.o.timeout, commandTtl: this.o.commandTtl, nodegroups }, log);
     this.tracker = new JobTracker(js, s, this.keys.sign, this.registry, audit, log);
 
     // Returns are watched on a core subscription: every master sees every return and keeps only
@@ -120,6 +130,8 @@ export class Master {
     serveSigned("jobs", (body, who) => handleJobs(nc, s, body, who));
     serveSigned("job", (body, who) => handleJob(nc, s, body, who));
     serveSigned("audit", (body, who) => handleAudit(nc, s, body, who));
+    // Any admitted user may ask which minions a target selects; nothing runs.
+    serveSigned("match", async (body) => handleMatch(body, this.registry, nodegroups));
     serve(nc, s.api("ping"), "master", async () => ({
       master: this.o.id,
       version: VERSION,

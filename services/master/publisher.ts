@@ -11,7 +11,7 @@ import { FUN_PATTERN, type JobPublished } from "../../contracts/events/job.js";
 import type { SigningKey } from "../../contracts/sign.js";
 import type { Subjects } from "../../contracts/subjects.js";
 import { toHeaders } from "../common/bus.js";
-import { checkTarget } from "../common/target.js";
+import { checkTarget, expandTarget, type Nodegroups } from "../common/target.js";
 import type { Logger } from "../common/log.js";
 import type { MinionRegistry } from "./registry.js";
 import { checkPublish, type Principal } from "./acl.js";
@@ -29,6 +29,7 @@ export interface PublisherOptions {
   masterId: string;
   defaultTimeout: number;
   commandTtl: number;
+  nodegroups?: Nodegroups;
 }
 
 export class Publisher {
@@ -54,8 +55,10 @@ export class Publisher {
     if (!FUN_RE.test(req.fun)) {
       throw new ValidationError("publish request", [{ path: "/fun", message: `"${req.fun}" is not a function name of the form module.function` }]);
     }
-    checkTarget(req.tgt, req.tgt_type);
-    const minions = this.registry.resolve(req.tgt, req.tgt_type);
+    // Nodegroups become compound targets here: the command carries what every minion can evaluate.
+    const { tgt, tgt_type } = expandTarget(req.tgt, req.tgt_type, this.opts.nodegroups ?? {});
+    checkTarget(tgt, tgt_type);
+    const minions = this.registry.resolve(tgt, tgt_type);
     // Checked against the minions the target resolves to, before a job exists.
     checkPublish(who, req.fun, minions, Array.isArray(req.tgt) ? req.tgt.join(",") : req.tgt);
     const timeout = req.timeout ?? this.opts.defaultTimeout;
@@ -71,8 +74,8 @@ export class Publisher {
         fun: req.fun,
         arg: req.arg,
         kwarg: req.kwarg,
-        tgt: req.tgt,
-        tgt_type: req.tgt_type,
+        tgt,
+        tgt_type,
         user: who.user,
         master: this.opts.masterId,
         minions,

@@ -14,7 +14,7 @@ import { toHeaders } from "../../services/common/bus.js";
 import { subjects } from "../../contracts/subjects.js";
 import { freePort, waitFor } from "../helpers/ports.js";
 import type { RunResult } from "../../cli/lib/run.js";
-import type { AuditReply, JobReply, JobsReply, KeysReply, RebuildReply } from "../../contracts/api.js";
+import type { AuditReply, JobReply, JobsReply, KeysReply, MatchReply, RebuildReply } from "../../contracts/api.js";
 
 /** oclif wraps long error lines with " ›   " prefixes; read the message as one line. */
 const oneLine = (s: string) => s.replace(/\s*›\s*/g, " ").replace(/\s+/g, " ");
@@ -75,6 +75,32 @@ test("e2e - natrium up, then the CLI runs jobs and reads history without flags",
       const r = await cli(["run", "-L", "web1,db1", "test.echo", "hello"], opts);
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual(r.stdout.trim().split("\n").sort(), ["db1: hello", "web1: hello"]);
+    });
+
+    await t.test("minions match prints what a target selects; run -C/-S/-P use the same targets", async () => {
+      const human = await cli(["minions", "match", "web*"], opts);
+      assert.equal(human.code, 0, human.stderr);
+      assert.deepEqual(human.stdout.trim().split("\n"), ["web1", "web2"]);
+      const c = await cliJson<MatchReply>(["minions", "match", "-C", "web* and not web2 or db1"], opts);
+      assert.equal(c.code, 0, c.stderr);
+      assert.deepEqual(c.data, { minions: ["db1", "web1"], tgt: "web* and not web2 or db1", tgt_type: "compound" });
+      // The minions' ipv4 grains come from the machine: loopback is in every one.
+      const sn = await cliJson<MatchReply>(["minions", "match", "-S", "127.0.0.0/8"], opts);
+      assert.deepEqual(sn.data.minions, ["db1", "web1", "web2"]);
+      const p = await cliJson<MatchReply>(["minions", "match", "-P", "id:(web|db)1"], opts);
+      assert.deepEqual(p.data.minions, ["db1", "web1"]);
+      const none = await cli(["minions", "match", "nosuch*"], opts);
+      assert.equal(none.code, 1);
+      assert.match(none.stderr, /No minions matched the target/);
+      const bad = await cli(["minions", "match", "-C", "web1 and ("], opts);
+      assert.equal(bad.code, 2);
+      assert.match(oneLine(bad.stderr), /compound target is invalid at position 10/);
+      const unknown = await cli(["minions", "match", "-N", "nosuch"], opts);
+      assert.equal(unknown.code, 2);
+      assert.match(oneLine(unknown.stderr), /unknown nodegroup "nosuch"/);
+      const r = await cli(["run", "-C", "( web1 or db1 ) and S@127.0.0.1", "test.echo", "hi"], opts);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(r.stdout.trim().split("\n").sort(), ["db1: hi", "web1: hi"]);
     });
 
     await t.test("cmd.run_all gives stdout, stderr and retcode", async () => {

@@ -15,6 +15,7 @@ import { startNats, type NatsServer } from "./nats.js";
 import { startPostgres, type PgServer } from "./postgres.js";
 import { waitFor } from "./ports.js";
 import type { UserConfig } from "../../services/master/gate.js";
+import type { Nodegroups } from "../../services/common/target.js";
 import { Master } from "../../services/master/master.js";
 import { Minion } from "../../services/minion/minion.js";
 import { runJobcache } from "../../services/jobcache/main.js";
@@ -84,7 +85,16 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(opts: { ids?: string[]; users?: Record<string, UserConfig> } = {}): Promise<Stack> {
+export interface StackOptions {
+  ids?: string[];
+  users?: Record<string, UserConfig>;
+  /** Grains per minion id, over the default `{ id, os: "Linux" }`. */
+  grains?: Record<string, Record<string, unknown>>;
+  /** The master's nodegroups. */
+  nodegroups?: Nodegroups;
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const ids = opts.ids ?? ["web1", "web2"];
   const [nats, pg] = await Promise.all([startNats(), startPostgres()]);
   const dir = mkdtempSync(join(tmpdir(), "natrium-attack-"));
@@ -110,7 +120,7 @@ export async function startStack(opts: { ids?: string[]; users?: Record<string, 
     masterKeys,
     {
       id: "master", ns: s.ns, timeout: 10, autoAccept: false, autosign: ids.map((id) => id.replace(/[*?[\]]/g, "?")),
-      commandTtl: 60, streamMaxAgeHours: 0, replicas: 1, adminPub: admin.key.pub, requestWindowSec: 60, users: opts.users,
+      commandTtl: 60, streamMaxAgeHours: 0, replicas: 1, adminPub: admin.key.pub, requestWindowSec: 60, users: opts.users, nodegroups: opts.nodegroups,
     },
     quiet,
   );
@@ -127,7 +137,7 @@ export async function startStack(opts: { ids?: string[]; users?: Record<string, 
   for (const id of ids) {
     const mnc = await connect({ servers: nats.url });
     const keys = ephemeralKeys();
-    const minion = new Minion({ nc: mnc, ns: s.ns, id, keys, log: quiet, grains: { id, os: "Linux" } });
+    const minion = new Minion({ nc: mnc, ns: s.ns, id, keys, log: quiet, grains: { os: "Linux", ...opts.grains?.[id], id } });
     await minion.start();
     minions.set(id, { minion, keys, nc: mnc });
   }

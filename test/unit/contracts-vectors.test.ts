@@ -14,7 +14,7 @@ import { subjects, encodeToken, decodeToken, parseSubject, checkNamespace, KeySt
 import { eventIds } from "../../contracts/ids.js";
 import { formatJid, jidToMicros, jidToDate } from "../../contracts/jid.js";
 import { registryKeys, masterKeyRecord, minionKeyRecord, minionDataRecord } from "../../contracts/registry.js";
-import { publishRequest, publishReply, errorReply, jobsQuery, jobQuery } from "../../contracts/api.js";
+import { publishRequest, publishReply, errorReply, jobsQuery, jobQuery, matchRequest, matchReply } from "../../contracts/api.js";
 import { openRequest, signedRequest } from "../../contracts/request.js";
 import { NatriumError, SubjectError } from "../../contracts/errors.js";
 import type { NatriumEvent } from "../../contracts/events/index.js";
@@ -237,7 +237,7 @@ test("contracts vectors - request/reply bodies", () => {
   const v = load<{ messages: { name: string; subject: string; headers: Record<string, string>; body: unknown; payload_hex: string }[] }>("api.json");
   const validators: Record<string, { parse(x: unknown): unknown }> = {
     publish_request: publishRequest, publish_reply: publishReply, error_reply: errorReply, jobs_query: jobsQuery, job_query: jobQuery,
-    signed_publish_request: signedRequest,
+    signed_publish_request: signedRequest, match_request: matchRequest, match_reply: matchReply,
   };
   for (const m of v.messages) {
     assert.equal(hex(encode(m.body)), m.payload_hex, m.name);

@@ -133,7 +133,7 @@ test("message - invalid bodies give ValidationError naming each bad field", () =
   }
   const badFun = resealed({ ...cmd, fun: "rm -rf /" }, s.jobNew(J), master);
   expectErr(ValidationError, () => open(badFun.subject, badFun.payload, hdrs(badFun.headers)), /\/fun/);
-  const badTgt = resealed({ ...cmd, tgt_type: "compound" }, s.jobNew(J), master);
+  const badTgt = resealed({ ...cmd, tgt_type: "range" }, s.jobNew(J), master);
   expectErr(ValidationError, () => open(badTgt.subject, badTgt.payload, hdrs(badTgt.headers)), /\/tgt_type/);
 });
 
