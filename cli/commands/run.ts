@@ -4,6 +4,7 @@ import { parseFunArgs } from "../lib/args.js";
 import { formatAnswer, OutFormats, type OutFormat } from "../lib/output.js";
 import { runJob, type RunResult } from "../lib/run.js";
 import { targetFlags, targetOf } from "../lib/target.js";
+import type { PublishReply, PublishRequest } from "../../contracts/api.js";
 
 export default class Run extends StackCommand {
   static summary = "Run an execution module function on the targeted minions";
@@ -31,14 +32,26 @@ Exit status: 0 when every targeted minion answered with success, 1 otherwise, 2 
     ...targetFlags,
     timeout: Flags.integer({ char: "t", description: "seconds to wait for returns (default: the master's, 5)", min: 0 }),
     out: Flags.string({ description: "output format", options: [...OutFormats], default: "nested" }),
+    async: Flags.boolean({ description: "print the job id at once and do not wait: `natrium jobs show JID` has the returns later" }),
   };
 
-  async run(): Promise<RunResult> {
+  async run(): Promise<RunResult | PublishReply> {
     const { args, flags, argv } = await this.parse(Run);
     const extra = (argv as string[]).slice(2);
     const { arg, kwarg } = parseFunArgs(extra);
     const { tgt, tgt_type: tgtType } = targetOf(args.target, flags);
     const c = await this.connect(flags);
+    if (flags.async) {
+      // Salt's --async: the job is published (the master tracks it and the job cache records
+      // every return); nothing here waits for it.
+      const body: PublishRequest = { v: 1, tgt, tgt_type: tgtType, fun: args.fun, arg, kwarg, ...(flags.timeout !== undefined ? { timeout: flags.timeout } : {}) };
+      const reply = await c.api<PublishReply>("publish", body);
+      if (!this.jsonEnabled()) {
+        if (!reply.minions.length) this.logToStderr("No minions matched the target.");
+        this.log(`Executed command with job ID: ${reply.jid}`);
+      }
+      return reply;
+    }
     const human = !this.jsonEnabled();
     const tty = human && process.stderr.isTTY;
     const out = flags.out as OutFormat;

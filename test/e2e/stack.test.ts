@@ -14,7 +14,7 @@ import { toHeaders } from "../../services/common/bus.js";
 import { subjects } from "../../contracts/subjects.js";
 import { freePort, waitFor } from "../helpers/ports.js";
 import type { RunResult } from "../../cli/lib/run.js";
-import type { AuditReply, JobReply, JobsReply, KeysReply, MatchReply, RebuildReply } from "../../contracts/api.js";
+import type { AuditReply, JobReply, JobsReply, KeysReply, MatchReply, PublishReply, RebuildReply } from "../../contracts/api.js";
 
 /** oclif wraps long error lines with " ›   " prefixes; read the message as one line. */
 const oneLine = (s: string) => s.replace(/\s*›\s*/g, " ").replace(/\s+/g, " ");
@@ -184,6 +184,21 @@ test("e2e - natrium up, then the CLI runs jobs and reads history without flags",
       }
       const showText = await cli(["jobs", "show", ran.jid], opts);
       assert.match(showText.stdout, /web1: history/);
+    });
+
+    await t.test("run --async prints the job id at once; jobs show has the returns later", async () => {
+      const r = await cli(["run", "*", "test.sleep", "1", "--async"], opts);
+      assert.equal(r.code, 0, r.stderr);
+      const m = /^Executed command with job ID: (\d{20})$/m.exec(r.stdout);
+      assert.ok(m, r.stdout);
+      const shown = await waitFor("the async job's returns in the job cache", async () => {
+        const { data } = await cliJson<JobReply>(["jobs", "show", m[1]], opts);
+        return data.returns.length === 3 ? data : undefined;
+      }, 30_000, 300);
+      assert.ok(shown.returns.every((x) => x.return === true));
+      const { data } = await cliJson<PublishReply>(["run", "web*", "test.ping", "--async"], opts);
+      assert.match(data.jid, /^\d{20}$/);
+      assert.deepEqual(data.minions, ["web1", "web2"]);
     });
 
     await t.test("jobs list filters, one minion's history, and two runs compared", async () => {
