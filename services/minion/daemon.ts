@@ -12,6 +12,7 @@ import { subjects } from "../../contracts/subjects.js";
 import { createLogger } from "../common/log.js";
 import { Minion } from "./minion.js";
 import { ModuleLoader } from "./modules/index.js";
+import { acquireInstanceLock } from "./lock.js";
 
 export interface RunMinionOptions {
   config?: string;
@@ -26,8 +27,16 @@ export interface RunMinionOptions {
 export async function runMinion(opts: RunMinionOptions = {}): Promise<void> {
   const cfg = loadMinionConfig(opts.config, opts.overrides);
   const log = createLogger({ svc: "minion", id: cfg.id }, cfg.log_level);
-  const keys = loadOrCreateKeys(cfg.pki_dir, "minion");
   mkdirSync(cfg.data_dir, { recursive: true, mode: 0o700 });
+  // Before anything else touches the data dir (keys, seen jids, spool): one minion per data dir.
+  const lock = acquireInstanceLock(join(cfg.data_dir, "minion.lock"));
+  let keys;
+  try {
+    keys = loadOrCreateKeys(cfg.pki_dir, "minion");
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
 
   let signals = 0;
   let onStop!: () => void;
@@ -94,6 +103,7 @@ export async function runMinion(opts: RunMinionOptions = {}): Promise<void> {
     await nc.drain().catch(() => nc.close());
     log.info("minion stopped");
   } finally {
+    lock.release();
     process.off("SIGTERM", onSignal);
     process.off("SIGINT", onSignal);
     opts.signal?.removeEventListener("abort", onAbort);
