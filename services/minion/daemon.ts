@@ -83,10 +83,13 @@ export async function runMinion(opts: RunMinionOptions = {}): Promise<void> {
       pinFile: join(cfg.pki_dir, "master.pub"),
       seenFile: join(cfg.data_dir, "seen-jids"),
       jobTimeoutSec: cfg.job_timeout,
+      blackout: { enabled: cfg.minion_blackout, whitelist: cfg.minion_blackout_whitelist },
+      processCountMax: cfg.process_count_max,
       log,
       modules: new ModuleLoader(cfg.module_dirs),
     });
     log.info("minion starting", { ns: cfg.ns, nats_url: cfg.nats_url, finger: minion.finger, pki_dir: cfg.pki_dir });
+    if (cfg.minion_blackout) log.warn("minion in blackout: only saltutil.refresh_pillar and minion_blackout_whitelist run", { whitelist: cfg.minion_blackout_whitelist });
     let stopping = false;
     const starting = minion.start().then(
       () => {

@@ -21,7 +21,9 @@ import { MinionHost, type Command, type HostedMinion, type HostOptions } from ".
 import { SeenJids, normFinger, toWire } from "./guards.js";
 import { collectGrains, natriumVersion, type Grains } from "./grains.js";
 import { ModuleLoader, type ExecContext } from "./modules/index.js";
-import { ExecError, JobAbortedError, JobTimeoutError } from "./errors.js";
+import { ExecError, JobAbortedError, JobTimeoutError, MinionBlackoutError } from "./errors.js";
+import { Blackout, type BlackoutSettings } from "./blackout.js";
+import { JobQueue } from "./queue.js";
 
 export interface MinionOptions {
   nc: NatsConnection;
@@ -39,6 +41,10 @@ export interface MinionOptions {
   seenFile?: string;
   /** Seconds a job may run (default 3600). */
   jobTimeoutSec?: number;
+  /** Blackout (minion_blackout and its whitelist); default off. */
+  blackout?: BlackoutSettings;
+  /** Most jobs running at once (process_count_max); more wait in a FIFO queue. 0 or less: no limit (the default). */
+  processCountMax?: number;
   log?: Logger;
   modules?: ModuleLoader;
   /** The shared per-connection part; by default the one of `nc` (made on first use). */
@@ -53,8 +59,13 @@ export interface RunningJob {
 }
 
 interface JobEntry extends RunningJob {
+  job: JobPublished;
   ac: AbortController;
+  /** Settles when the job's return is made (not when it is delivered). */
   finished: Promise<void>;
+  /** Waiting for a process_count_max slot. */
+  queued: boolean;
+  done: () => void;
 }
 
 let sharedLoader: ModuleLoader | undefined;
@@ -72,6 +83,8 @@ export class Minion implements HostedMinion {
   private grains: Grains = {};
   private seen: SeenJids;
   private jobs = new Map<string, JobEntry>();
+  private readonly queue: JobQueue<JobEntry>;
+  private readonly blackout: Blackout;
   private deliveries = new Set<Promise<void>>();
   private started = false;
   private stopping = false;
@@ -101,6 +114,8 @@ export class Minion implements HostedMinion {
     this.modules = opts.modules ?? (sharedLoader ??= new ModuleLoader());
     this.jobTimeoutMs = (opts.jobTimeoutSec ?? 3600) * 1000;
     this.seen = new SeenJids(4096, opts.seenFile);
+    this.blackout = new Blackout(opts.blackout);
+    this.queue = new JobQueue(opts.processCountMax ?? 0, (e) => this.launch(e));
     this.masterFinger = normFinger(opts.masterFinger ?? "");
     if (opts.pinFile && !this.masterFinger && existsSync(opts.pinFile)) {
       const pub = readFileSync(opts.pinFile, "utf8").trim();
@@ -137,7 +152,17 @@ export class Minion implements HostedMinion {
 
   /** Jobs running now. */
   running(): RunningJob[] {
-    return [...this.jobs.values()].map(({ jid, fun, start }) => ({ jid, fun, start }));
+    return [...this.jobs.values()].filter((j) => !j.queued).map(({ jid, fun, start }) => ({ jid, fun, start }));
+  }
+
+  /** Jobs waiting for a process_count_max slot, oldest first (`start`: when each arrived). */
+  queued(): RunningJob[] {
+    return this.queue.queued.map(({ jid, fun, start }) => ({ jid, fun, start }));
+  }
+
+  /** Turn blackout on or off (config today; pillar later). Applies to jobs that start from now on. */
+  setBlackout(s: BlackoutSettings): void {
+    this.blackout.set(s);
   }
 
   /** Resolves when the master has accepted this minion's key and its own key is trusted. */
@@ -310,10 +335,23 @@ export class Minion implements HostedMinion {
 
   private runJob(job: JobPublished): void {
     this.stats.started++;
-    const ac = new AbortController();
-    const entry: JobEntry = { jid: job.jid, fun: job.fun, start: Date.now(), ac, finished: Promise.resolve() };
+    let done!: () => void;
+    const finished = new Promise<void>((r) => (done = r));
+    const entry: JobEntry = { jid: job.jid, fun: job.fun, start: Date.now(), job, ac: new AbortController(), finished, queued: true, done };
     this.jobs.set(job.jid, entry);
-    entry.finished = this.execute(job, entry).finally(() => this.jobs.delete(job.jid));
+    if (!this.queue.push(entry)) {
+      this.log.debug("process_count_max reached: job queued", { jid: job.jid, fun: job.fun, running: this.queue.running, queued: this.queue.queued.length });
+    }
+  }
+
+  /** Run a job now (a slot is free, or the minion is stopping); resolves when its return is made. */
+  private launch(entry: JobEntry): Promise<void> {
+    entry.queued = false;
+    entry.start = Date.now();
+    return this.execute(entry.job, entry).finally(() => {
+      this.jobs.delete(entry.jid);
+      entry.done();
+    });
   }
 
   private async execute(job: JobPublished, entry: JobEntry): Promise<void> {
@@ -326,6 +364,7 @@ export class Minion implements HostedMinion {
     const log = this.log.child({ jid, fun });
     log.debug("job started");
     try {
+      if (!this.blackout.allows(fun)) throw new MinionBlackoutError(fun);
       const fn = await this.modules.resolve(fun);
       const ctx: ExecContext = {
         id: this.id,
@@ -422,6 +461,11 @@ export class Minion implements HostedMinion {
     this.startAbort.abort();
     const graceMs = opts.graceMs ?? 10_000;
     const deliverMs = opts.deliverMs ?? 60_000;
+    // Jobs still waiting for a slot never start; each still gets its (aborted) return.
+    for (const e of this.queue.drain()) {
+      e.ac.abort(new JobAbortedError(e.jid, "the minion is shutting down (the job was waiting for a process_count_max slot)"));
+      void this.launch(e);
+    }
     if (this.jobs.size) {
       const all = Promise.allSettled([...this.jobs.values()].map((j) => j.finished));
       const giveUp = new AbortController();

@@ -78,3 +78,74 @@ test("minion lock - a second minion on the same data dir is refused naming the h
   // A clean stop releases the lock; it can be taken again in this process.
   acquireInstanceLock(join(dataDir, "minion.lock")).release();
 });
+
+/** A driver plus a started, accepted minion on its own connection. */
+async function setup(opts: Partial<MinionOptions> = {}) {
+  const d = await Driver.start(nats.url);
+  const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  const minion = new Minion({ nc, ns: d.s.ns, id: opts.id ?? "bhv1", keys: opts.keys ?? ephemeralKeys(), log: quiet, ...opts });
+  await minion.start();
+  await d.setKey(minion.id, "accepted");
+  await minion.whenAccepted();
+  cleanups.push(async () => {
+    await minion.stop({ graceMs: 500, deliverMs: 2000 });
+    await nc.close();
+    await d.close();
+  });
+  return { d, nc, minion };
+}
+
+test("minion blackout - only refresh_pillar and whitelisted functions run; the rest return a clear failure", async () => {
+  const { d, minion } = await setup({ id: "dark", blackout: { enabled: true, whitelist: ["test.ping", "grains.*"] } });
+  const { jid: ok } = await d.publish({ fun: "test.ping" });
+  assert.equal((await d.ret(ok, "dark")).return, true);
+  const { jid: g } = await d.publish({ fun: "grains.item", arg: ["id"] });
+  assert.equal((await d.ret(g, "dark")).success, true);
+
+  const file = join(tmp, "blackout-ran");
+  const { jid: no } = await d.publish({ fun: "cmd.run", arg: [`touch ${file}`] });
+  const r = await d.ret(no, "dark");
+  assert.equal(r.success, false);
+  assert.equal(r.retcode, 1);
+  assert.equal(r.error?.code, "minion_blackout");
+  assert.equal(r.error?.message, "minion in blackout: cmd.run is not in minion_blackout_whitelist");
+  assert.equal(r.return, "minion in blackout: cmd.run is not in minion_blackout_whitelist");
+  assert.equal(existsSync(file), false, "the command did not run");
+
+  // refresh_pillar always passes blackout (the module does not exist yet: 254, not a blackout).
+  const { jid: rp } = await d.publish({ fun: "saltutil.refresh_pillar" });
+  assert.equal((await d.ret(rp, "dark")).error?.code, "unknown_function");
+
+  minion.setBlackout({ enabled: false, whitelist: [] });
+  const { jid: after } = await d.publish({ fun: "cmd.run", arg: ["echo back"] });
+  assert.equal((await d.ret(after, "dark")).return, "back");
+});
+
+test("minion process_count_max - jobs beyond the limit wait in order and start as others finish", async () => {
+  const { d, minion } = await setup({ id: "busy", processCountMax: 2 });
+  const jids: string[] = [];
+  for (const len of [1.5, 1.5, 0.2, 0.2]) jids.push((await d.publish({ fun: "test.sleep", arg: [len] })).jid);
+  await waitFor("four jobs taken", () => jids.every((j) => minion.tookJob(j)) || undefined);
+  assert.deepEqual(minion.running().map((j) => j.jid).sort(), jids.slice(0, 2).sort());
+  assert.deepEqual(minion.queued().map((j) => j.jid), jids.slice(2), "queued in arrival order");
+  const rets = await Promise.all(jids.map((j) => d.ret(j, "busy")));
+  for (const r of rets) assert.equal(r.success, true);
+  // The queued ones started only when a slot was free: after the first two ended.
+  const firstEnd = Math.min(rets[0]!.end, rets[1]!.end);
+  assert.ok(rets[2]!.start >= firstEnd && rets[3]!.start >= firstEnd, JSON.stringify(rets.map((r) => [r.start, r.end])));
+  assert.ok(rets[3]!.start >= rets[2]!.start);
+  assert.equal(minion.running().length + minion.queued().length, 0);
+});
+
+test("minion process_count_max - jobs still queued at shutdown get an aborted return", async () => {
+  const { d, minion } = await setup({ id: "queued-stop", processCountMax: 1 });
+  const { jid: a } = await d.publish({ fun: "test.sleep", arg: [30] });
+  const { jid: b } = await d.publish({ fun: "test.ping" });
+  await waitFor("both taken", () => (minion.tookJob(a) && minion.tookJob(b)) || undefined);
+  assert.equal(minion.queued().length, 1);
+  await minion.stop({ graceMs: 200 });
+  const rb = await d.ret(b, "queued-stop");
+  assert.equal(rb.error?.code, "job_aborted");
+  assert.match(String(rb.return), /process_count_max/);
+  assert.equal((await d.ret(a, "queued-stop")).error?.code, "job_aborted");
+});
