@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { mkdirSync } from "node:fs";
 import { loadMinionConfig } from "./config.js";
 import { loadOrCreateKeys } from "../common/keys.js";
-import { connectBus } from "../common/bus.js";
+import { connectBus, sleep } from "../common/bus.js";
 import { natsAuth } from "../common/natsauth.js";
 import { connectThroughBootstrap, isAuthRefused } from "./bootstrap.js";
 import { subjects } from "../../contracts/subjects.js";
@@ -82,6 +82,7 @@ export async function runMinion(opts: RunMinionOptions = {}): Promise<void> {
       masterFinger: cfg.master_finger || undefined,
       pinFile: join(cfg.pki_dir, "master.pub"),
       seenFile: join(cfg.data_dir, "seen-jids"),
+      spoolDir: join(cfg.data_dir, "spool"),
       jobTimeoutSec: cfg.job_timeout,
       blackout: { enabled: cfg.minion_blackout, whitelist: cfg.minion_blackout_whitelist },
       processCountMax: cfg.process_count_max,
@@ -103,7 +104,10 @@ export async function runMinion(opts: RunMinionOptions = {}): Promise<void> {
     stopping = true;
     await minion.stop({ graceMs: cfg.shutdown_grace * 1000 });
     await starting;
-    await nc.drain().catch(() => nc.close());
+    // Bounded: with NATS away a drain would wait for a reconnect that may not come (what was
+    // not acknowledged is in the spool).
+    const drained = nc.drain().catch(() => {});
+    if ((await Promise.race([drained.then(() => true), sleep(5000).then(() => false)])) === false) await nc.close();
     log.info("minion stopped");
   } finally {
     lock.release();

@@ -4,7 +4,9 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync, readdirSync, statSync, existsSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync, readdirSync, statSync, existsSync, readFileSync } from "node:fs";
+
+const readFileSyncUtf8 = (f: string) => readFileSync(f, "utf8");
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -148,4 +150,70 @@ test("minion process_count_max - jobs still queued at shutdown get an aborted re
   assert.equal(rb.error?.code, "job_aborted");
   assert.match(String(rb.return), /process_count_max/);
   assert.equal((await d.ret(a, "queued-stop")).error?.code, "job_aborted");
+});
+
+const spoolFiles = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".ret")) : []);
+
+test("minion spool - a return made while NATS is down is spooled to disk, survives a minion restart, and lands exactly once", async () => {
+  const keys = ephemeralKeys();
+  const spoolDir = join(mkdtempSync(join(tmp, "spool-")), "spool");
+  const { d, nc, minion } = await setup({ id: "offline1", keys, spoolDir, spoolAfterMs: 200 });
+  const { jid } = await d.publish({ fun: "test.sleep", arg: [1] });
+  await waitFor("the job to start", () => minion.tookJob(jid) || undefined);
+  await nats.kill();
+  // The job goes on without NATS; its return cannot be acknowledged, so it goes to disk.
+  await waitFor("the return to be spooled", () => (minion.running().length === 0 && spoolFiles(spoolDir).length === 1) || undefined, 20_000);
+  const [file] = spoolFiles(spoolDir);
+  assert.equal(statSync(join(spoolDir, file!)).mode & 0o777, 0o600);
+  assert.equal(statSync(spoolDir).mode & 0o777, 0o700);
+  assert.equal(minion.spooledReturns, 1);
+
+  // The minion stops while NATS is still down: the return stays on disk.
+  await minion.stop({ graceMs: 100, spoolWaitMs: 300 });
+  await nc.close();
+  assert.deepEqual(spoolFiles(spoolDir), [file]);
+
+  // A new minion process (same keys and data dir) starts, then NATS comes back.
+  const nc2p = connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100, waitOnFirstConnect: true });
+  await nats.start();
+  const nc2 = await nc2p;
+  const again = new Minion({ nc: nc2, ns: d.s.ns, id: "offline1", keys, log: quiet, spoolDir });
+  cleanups.push(async () => { await again.stop({ graceMs: 100 }); await nc2.close(); });
+  await again.start();
+  const r = await d.ret(jid, "offline1", 60_000);
+  assert.equal(r.success, true);
+  await waitFor("the spool to empty", () => spoolFiles(spoolDir).length === 0 || undefined, 20_000);
+  assert.equal(await d.count(d.s.jobRet(jid, "offline1")), 1);
+  assert.equal(again.pendingReturns, 0);
+});
+
+test("minion spool - a minion kill -9'd while offline delivers its spooled return once, from its next start", async () => {
+  const d = await Driver.start(nats.url);
+  cleanups.push(() => d.close());
+  const dataDir = mkdtempSync(join(tmp, "killed-"));
+  const cfg = join(dataDir, "minion.yaml");
+  writeFileSync(cfg, `nats_url: ${nats.url}\nns: ${d.s.ns}\ndata_dir: ${dataDir}\nid: killed1\nlog_level: info\n`);
+  const first = spawnMinion(cfg);
+  await d.setKey("killed1", "accepted");
+  const seen = join(dataDir, "seen-jids");
+  // Accepted once a command it selects is taken (it records the jid on disk before running it).
+  const { jid } = await waitFor("the minion to take a job", async () => {
+    const p = await d.publish({ tgt: "killed1", fun: "cmd.run", arg: ["sleep 1; echo done"] });
+    return waitFor("it to take it", () => (existsSync(seen) && (readFileSyncUtf8(seen).includes(p.jid) || undefined)) || undefined, 1500).then(() => p, () => undefined);
+  }, 30_000, 100);
+  await nats.kill();
+  const spoolDir = join(dataDir, "spool");
+  await waitFor("the return to be spooled", () => spoolFiles(spoolDir).length === 1 || undefined, 20_000);
+  first.p.kill("SIGKILL");
+  await first.exited;
+
+  const second = spawnMinion(cfg);
+  await nats.start();
+  const r = await d.ret(jid, "killed1", 60_000);
+  assert.equal(r.return, "done");
+  await waitFor("the spool to empty", () => spoolFiles(spoolDir).length === 0 || undefined, 20_000);
+  assert.equal(await d.count(d.s.jobRet(jid, "killed1")), 1);
+  assert.match(second.stderr(), /delivering returns left in the spool/);
+  second.p.kill("SIGTERM");
+  assert.equal(await second.exited, 0);
 });

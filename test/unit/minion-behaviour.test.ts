@@ -3,6 +3,12 @@ import assert from "node:assert/strict";
 import { Blackout, funGlob } from "../../services/minion/blackout.js";
 import { JobQueue } from "../../services/minion/queue.js";
 import { loadMinionConfig } from "../../services/minion/config.js";
+import { Spool, SpoolEntry, spoolName, encodeSpooled, decodeSpooled } from "../../services/minion/spool.js";
+import { acquireInstanceLock, lockHolder, InstanceLockedError } from "../../services/minion/lock.js";
+import { H } from "../../contracts/message.js";
+import { mkdtempSync, rmSync, statSync, readdirSync, writeFileSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
 
 test("blackout - function globs match whole names, fnmatch style", () => {
   const cases: [string, string, boolean][] = [
@@ -89,4 +95,82 @@ test("config - blackout and process_count_max keys, with defaults", () => {
   assert.equal(d.process_count_max, -1);
   assert.throws(() => loadMinionConfig(undefined, { process_count_max: -2 }, {}), /process_count_max/);
   assert.throws(() => loadMinionConfig(undefined, { process_count_max: 1.5 }, {}), /process_count_max/);
+});
+
+test("spool - a return is written atomically (0600 in a 0700 dir), read back exactly, and removed once acknowledged", () => {
+  const dir = join(mkdtempSync(join(tmpdir(), "natrium-spool-")), "spool");
+  try {
+    const spool = new Spool(dir);
+    const ev = { subject: "ns.job.1.ret.web1", headers: { [H.msgId]: "ret:1:web1", [H.sig]: "c2ln" }, payload: new Uint8Array([0x81, 0xa1, 0x61, 0x01]) };
+    const path = spool.write(ev, "1");
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    assert.equal(statSync(dir).mode & 0o777, 0o700);
+    assert.equal(spool.write(ev, "1"), path, "the same return is one file");
+    assert.deepEqual(readdirSync(dir), [path.slice(dir.length + 1)], "no temp file left");
+    const [got, ...rest] = spool.list();
+    assert.equal(rest.length, 0);
+    assert.equal(got!.jid, "1");
+    assert.deepEqual(got!.ev, ev);
+    const other = { ...ev, headers: { ...ev.headers, [H.msgId]: "ret:2:web1" } };
+    assert.notEqual(spoolName(other), spoolName(ev));
+    spool.remove(path);
+    assert.deepEqual(spool.list(), []);
+  } finally {
+    rmSync(dirname(dir), { recursive: true, force: true });
+  }
+});
+
+test("spool - temp files of an unfinished write are removed; a torn or foreign file is set aside, never fatal", () => {
+  const dir = mkdtempSync(join(tmpdir(), "natrium-spool-"));
+  try {
+    const spool = new Spool(dir);
+    const ev = { subject: "a.b", headers: { [H.msgId]: "x" }, payload: new Uint8Array([1]) };
+    const good = spool.write(ev, "7");
+    writeFileSync(join(dir, ".abc.123.tmp"), "{\"v\":1,");
+    writeFileSync(join(dir, "torn.ret"), encodeSpooled(ev, "7").slice(0, 20));
+    writeFileSync(join(dir, "notes.txt"), "left alone");
+    const list = spool.list();
+    assert.deepEqual(list.map((x) => x.path), [good]);
+    assert.deepEqual(readdirSync(dir).sort(), [good.slice(dir.length + 1), "notes.txt", "torn.ret.bad"].sort());
+    assert.throws(() => decodeSpooled(JSON.stringify({ v: 1, subject: "a", headers: { h: 1 }, payload: "" })), /bad header/);
+    assert.throws(() => decodeSpooled("{}"), /not a spooled return/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("spool entry - saved at most once, and not after its acknowledgement", () => {
+  const dir = mkdtempSync(join(tmpdir(), "natrium-spool-"));
+  try {
+    const spool = new Spool(dir);
+    const ev = { subject: "a.b", headers: { [H.msgId]: "y" }, payload: new Uint8Array([2]) };
+    const e = new SpoolEntry(spool, ev, "9");
+    assert.equal(e.saved, false);
+    e.save();
+    e.save();
+    assert.equal(spool.list().length, 1);
+    e.acknowledged();
+    assert.equal(spool.list().length, 0);
+    e.save();
+    assert.equal(spool.list().length, 0, "a late timer does not write an acknowledged return");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("instance lock - a second holder in the same process is refused with the pid; release frees it", () => {
+  const dir = mkdtempSync(join(tmpdir(), "natrium-lock-"));
+  try {
+    const file = join(dir, "minion.lock");
+    const a = acquireInstanceLock(file);
+    assert.equal(lockHolder(file), process.pid);
+    assert.throws(() => acquireInstanceLock(file), (e: unknown) => e instanceof InstanceLockedError && e.pid === process.pid && /minion\.lock is locked/.test(e.message));
+    // Reading the file elsewhere in the process does not drop the lock (open-file-description lock).
+    readFileSync(file, "utf8");
+    assert.throws(() => acquireInstanceLock(file), InstanceLockedError);
+    a.release();
+    acquireInstanceLock(file).release();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
