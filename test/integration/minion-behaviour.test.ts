@@ -18,6 +18,7 @@ import { acquireInstanceLock, InstanceLockedError } from "../../services/minion/
 import { startNats, type NatsServer } from "../helpers/nats.js";
 import { waitFor } from "../helpers/ports.js";
 import { Driver, quiet } from "../helpers/driver.js";
+import { cli } from "../helpers/cli.js";
 
 const MAIN = resolve(fileURLToPath(new URL(".", import.meta.url)), "../../services/minion/main.js");
 
@@ -65,6 +66,11 @@ test("minion lock - a second minion on the same data dir is refused naming the h
   const second = spawnMinion(cfg);
   assert.equal(await second.exited, 1);
   assert.match(second.stderr(), new RegExp(`another minion \\(pid ${first.p.pid}\\) is running with this data_dir: .*minion\\.lock is locked`));
+
+  // The CLI says the same (a typed start error exits 2 there).
+  const viaCli = await cli(["minion", "-c", cfg], { cwd: dataDir, timeoutMs: 30_000 });
+  assert.equal(viaCli.code, 2);
+  assert.match(viaCli.stderr, new RegExp(`another minion \\(pid ${first.p.pid}\\) is running`));
 
   // In-process too: runMinion refuses with a typed error.
   await assert.rejects(runMinion({ config: cfg }), (e: unknown) => e instanceof InstanceLockedError && e.pid === first.p.pid);
