@@ -37,6 +37,20 @@ export const MinionConfig = Type.Object({
     maximum: 3600,
     description: "seconds running jobs get to finish on SIGTERM before they are aborted (their returns are still sent)",
   }),
+  minion_blackout: Type.Boolean({
+    default: false,
+    description: "blackout: run only saltutil.refresh_pillar and the functions in minion_blackout_whitelist; every other command gets a failed return saying why",
+  }),
+  minion_blackout_whitelist: Type.Array(Type.String({ minLength: 1 }), {
+    default: [],
+    description: "function globs that still run in blackout, e.g. ['test.ping', 'grains.*']",
+  }),
+  process_count_max: Type.Integer({
+    default: 32,
+    minimum: -1,
+    maximum: 100_000,
+    description: "most jobs running at once; more wait in arrival order and start as others finish; 0 or -1 means no limit",
+  }),
 });
 export type MinionConfig = Static<typeof MinionConfig>;
 

@@ -5,13 +5,14 @@ import { join } from "node:path";
 import { mkdirSync } from "node:fs";
 import { loadMinionConfig } from "./config.js";
 import { loadOrCreateKeys } from "../common/keys.js";
-import { connectBus } from "../common/bus.js";
+import { connectBus, sleep } from "../common/bus.js";
 import { natsAuth } from "../common/natsauth.js";
 import { connectThroughBootstrap, isAuthRefused } from "./bootstrap.js";
 import { subjects } from "../../contracts/subjects.js";
 import { createLogger } from "../common/log.js";
 import { Minion } from "./minion.js";
 import { ModuleLoader } from "./modules/index.js";
+import { acquireInstanceLock } from "./lock.js";
 
 export interface RunMinionOptions {
   config?: string;
@@ -26,8 +27,16 @@ export interface RunMinionOptions {
 export async function runMinion(opts: RunMinionOptions = {}): Promise<void> {
   const cfg = loadMinionConfig(opts.config, opts.overrides);
   const log = createLogger({ svc: "minion", id: cfg.id }, cfg.log_level);
-  const keys = loadOrCreateKeys(cfg.pki_dir, "minion");
   mkdirSync(cfg.data_dir, { recursive: true, mode: 0o700 });
+  // Before anything else touches the data dir (keys, seen jids, spool): one minion per data dir.
+  const lock = acquireInstanceLock(join(cfg.data_dir, "minion.lock"));
+  let keys;
+  try {
+    keys = loadOrCreateKeys(cfg.pki_dir, "minion");
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
 
   let signals = 0;
   let onStop!: () => void;
@@ -73,11 +82,15 @@ export async function runMinion(opts: RunMinionOptions = {}): Promise<void> {
       masterFinger: cfg.master_finger || undefined,
       pinFile: join(cfg.pki_dir, "master.pub"),
       seenFile: join(cfg.data_dir, "seen-jids"),
+      spoolDir: join(cfg.data_dir, "spool"),
       jobTimeoutSec: cfg.job_timeout,
+      blackout: { enabled: cfg.minion_blackout, whitelist: cfg.minion_blackout_whitelist },
+      processCountMax: cfg.process_count_max,
       log,
       modules: new ModuleLoader(cfg.module_dirs),
     });
     log.info("minion starting", { ns: cfg.ns, nats_url: cfg.nats_url, finger: minion.finger, pki_dir: cfg.pki_dir });
+    if (cfg.minion_blackout) log.warn("minion in blackout: only saltutil.refresh_pillar and minion_blackout_whitelist run", { whitelist: cfg.minion_blackout_whitelist });
     let stopping = false;
     const starting = minion.start().then(
       () => {
@@ -91,9 +104,13 @@ export async function runMinion(opts: RunMinionOptions = {}): Promise<void> {
     stopping = true;
     await minion.stop({ graceMs: cfg.shutdown_grace * 1000 });
     await starting;
-    await nc.drain().catch(() => nc.close());
+    // Bounded: with NATS away a drain would wait for a reconnect that may not come (what was
+    // not acknowledged is in the spool).
+    const drained = nc.drain().catch(() => {});
+    if ((await Promise.race([drained.then(() => true), sleep(5000).then(() => false)])) === false) await nc.close();
     log.info("minion stopped");
   } finally {
+    lock.release();
     process.off("SIGTERM", onSignal);
     process.off("SIGINT", onSignal);
     opts.signal?.removeEventListener("abort", onAbort);

@@ -38,3 +38,10 @@ export class JobAbortedError extends ExecError {
     super("job_aborted", `job ${jid} was aborted: ${reason}`, 1);
   }
 }
+
+/** The minion is in blackout and `fun` is not whitelisted (Salt's minion_blackout). */
+export class MinionBlackoutError extends ExecError {
+  constructor(readonly fun: string) {
+    super("minion_blackout", `minion in blackout: ${fun} is not in minion_blackout_whitelist`, 1);
+  }
+}

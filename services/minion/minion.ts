@@ -7,7 +7,7 @@ import { dirname } from "node:path";
 import { hostname } from "node:os";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { encodeToken } from "../../contracts/subjects.js";
-import { H, seal } from "../../contracts/message.js";
+import { H, seal, type Sealed } from "../../contracts/message.js";
 import { eventIds } from "../../contracts/ids.js";
 import { fingerprint } from "../../contracts/sign.js";
 import type { MasterKeyRecord, MinionKeyRecord } from "../../contracts/registry.js";
@@ -21,7 +21,10 @@ import { MinionHost, type Command, type HostedMinion, type HostOptions } from ".
 import { SeenJids, normFinger, toWire } from "./guards.js";
 import { collectGrains, natriumVersion, type Grains } from "./grains.js";
 import { ModuleLoader, type ExecContext } from "./modules/index.js";
-import { ExecError, JobAbortedError, JobTimeoutError } from "./errors.js";
+import { ExecError, JobAbortedError, JobTimeoutError, MinionBlackoutError } from "./errors.js";
+import { Blackout, type BlackoutSettings } from "./blackout.js";
+import { JobQueue } from "./queue.js";
+import { Spool, SpoolEntry } from "./spool.js";
 
 export interface MinionOptions {
   nc: NatsConnection;
@@ -39,6 +42,17 @@ export interface MinionOptions {
   seenFile?: string;
   /** Seconds a job may run (default 3600). */
   jobTimeoutSec?: number;
+  /** Blackout (minion_blackout and its whitelist); default off. */
+  blackout?: BlackoutSettings;
+  /** Most jobs running at once (process_count_max); more wait in a FIFO queue. 0 or less: no limit (the default). */
+  processCountMax?: number;
+  /**
+   * Where returns JetStream has not acknowledged are kept (`<data_dir>/spool`), so they outlive
+   * the process; absent: memory only. Anything found there at start is delivered.
+   */
+  spoolDir?: string;
+  /** How long a return may wait for its ack before it is written to the spool (default 1000 ms). */
+  spoolAfterMs?: number;
   log?: Logger;
   modules?: ModuleLoader;
   /** The shared per-connection part; by default the one of `nc` (made on first use). */
@@ -53,8 +67,13 @@ export interface RunningJob {
 }
 
 interface JobEntry extends RunningJob {
+  job: JobPublished;
   ac: AbortController;
+  /** Settles when the job's return is made (not when it is delivered). */
   finished: Promise<void>;
+  /** Waiting for a process_count_max slot. */
+  queued: boolean;
+  done: () => void;
 }
 
 let sharedLoader: ModuleLoader | undefined;
@@ -72,7 +91,12 @@ export class Minion implements HostedMinion {
   private grains: Grains = {};
   private seen: SeenJids;
   private jobs = new Map<string, JobEntry>();
+  private readonly queue: JobQueue<JobEntry>;
+  private readonly blackout: Blackout;
   private deliveries = new Set<Promise<void>>();
+  private readonly spool?: Spool;
+  /** Returns not acknowledged yet, with their place in the spool. */
+  private unacked = new Set<SpoolEntry>();
   private started = false;
   private stopping = false;
   /** Ends retries of start events on stop, and of returns when a stop gives up waiting. */
@@ -101,6 +125,9 @@ export class Minion implements HostedMinion {
     this.modules = opts.modules ?? (sharedLoader ??= new ModuleLoader());
     this.jobTimeoutMs = (opts.jobTimeoutSec ?? 3600) * 1000;
     this.seen = new SeenJids(4096, opts.seenFile);
+    this.blackout = new Blackout(opts.blackout);
+    this.queue = new JobQueue(opts.processCountMax ?? 0, (e) => this.launch(e));
+    if (opts.spoolDir) this.spool = new Spool(opts.spoolDir, this.log);
     this.masterFinger = normFinger(opts.masterFinger ?? "");
     if (opts.pinFile && !this.masterFinger && existsSync(opts.pinFile)) {
       const pub = readFileSync(opts.pinFile, "utf8").trim();
@@ -135,9 +162,24 @@ export class Minion implements HostedMinion {
     return this.deliveries.size;
   }
 
+  /** Of those, the ones written to the spool. */
+  get spooledReturns(): number {
+    return [...this.unacked].filter((e) => e.saved).length;
+  }
+
   /** Jobs running now. */
   running(): RunningJob[] {
-    return [...this.jobs.values()].map(({ jid, fun, start }) => ({ jid, fun, start }));
+    return [...this.jobs.values()].filter((j) => !j.queued).map(({ jid, fun, start }) => ({ jid, fun, start }));
+  }
+
+  /** Jobs waiting for a process_count_max slot, oldest first (`start`: when each arrived). */
+  queued(): RunningJob[] {
+    return this.queue.queued.map(({ jid, fun, start }) => ({ jid, fun, start }));
+  }
+
+  /** Turn blackout on or off (config today; pillar later). Applies to jobs that start from now on. */
+  setBlackout(s: BlackoutSettings): void {
+    this.blackout.set(s);
   }
 
   /** Resolves when the master has accepted this minion's key and its own key is trusted. */
@@ -155,6 +197,7 @@ export class Minion implements HostedMinion {
     this.started = true;
     this.grains = toWire(this.opts.grains ?? (await collectGrains(this.id, this.opts.staticGrains))) as Grains;
     this.host.add(this);
+    this.deliverSpooled();
     await this.announceStart();
   }
 
@@ -310,10 +353,23 @@ export class Minion implements HostedMinion {
 
   private runJob(job: JobPublished): void {
     this.stats.started++;
-    const ac = new AbortController();
-    const entry: JobEntry = { jid: job.jid, fun: job.fun, start: Date.now(), ac, finished: Promise.resolve() };
+    let done!: () => void;
+    const finished = new Promise<void>((r) => (done = r));
+    const entry: JobEntry = { jid: job.jid, fun: job.fun, start: Date.now(), job, ac: new AbortController(), finished, queued: true, done };
     this.jobs.set(job.jid, entry);
-    entry.finished = this.execute(job, entry).finally(() => this.jobs.delete(job.jid));
+    if (!this.queue.push(entry)) {
+      this.log.debug("process_count_max reached: job queued", { jid: job.jid, fun: job.fun, running: this.queue.running, queued: this.queue.queued.length });
+    }
+  }
+
+  /** Run a job now (a slot is free, or the minion is stopping); resolves when its return is made. */
+  private launch(entry: JobEntry): Promise<void> {
+    entry.queued = false;
+    entry.start = Date.now();
+    return this.execute(entry.job, entry).finally(() => {
+      this.jobs.delete(entry.jid);
+      entry.done();
+    });
   }
 
   private async execute(job: JobPublished, entry: JobEntry): Promise<void> {
@@ -326,6 +382,7 @@ export class Minion implements HostedMinion {
     const log = this.log.child({ jid, fun });
     log.debug("job started");
     try {
+      if (!this.blackout.allows(fun)) throw new MinionBlackoutError(fun);
       const fn = await this.modules.resolve(fun);
       const ctx: ExecContext = {
         id: this.id,
@@ -371,10 +428,8 @@ export class Minion implements HostedMinion {
       ...(error ? { error } : {}),
     };
     this.jobs.delete(jid);
-    const delivery = this.deliver(body, ret);
-    this.deliveries.add(delivery);
     // Not awaited: the job is over; shutdown waits on deliveries separately, with its own bound.
-    void delivery.finally(() => this.deliveries.delete(delivery));
+    this.track(this.deliver(body, ret));
   }
 
   /** Seal and publish a return until acknowledged; one that cannot travel becomes an error return. */
@@ -395,9 +450,42 @@ export class Minion implements HostedMinion {
       Object.assign(body, { return: message, success: false, retcode: body.retcode || 1, error: { code: "bad_return", message } });
       sealed = seal(subject, body, this.keys.sign);
     }
+    await this.publishReturn(sealed, body.jid);
+  }
+
+  /** Returns a previous run left in the spool: each is published again, and its file goes once acknowledged. */
+  private deliverSpooled(): void {
+    if (!this.spool) return;
+    const left = this.spool.list();
+    if (!left.length) return;
+    this.log.info("delivering returns left in the spool", { count: left.length, dir: this.spool.dir });
+    for (const { path, ev, jid } of left) this.track(this.publishReturn(ev, jid, path));
+  }
+
+  private track(delivery: Promise<void>): void {
+    this.deliveries.add(delivery);
+    void delivery.finally(() => this.deliveries.delete(delivery));
+  }
+
+  /**
+   * Publish a sealed return until JetStream acknowledges it. With a spool, a return not
+   * acknowledged within spoolAfterMs is written to disk (and removed once acknowledged), so a
+   * restart while NATS is away does not lose it. `spooledAt`: it comes from the spool.
+   */
+  private async publishReturn(sealed: Sealed, jid: string, spooledAt?: string): Promise<void> {
+    const entry = this.spool ? new SpoolEntry(this.spool, sealed, jid, spooledAt) : undefined;
+    let timer: NodeJS.Timeout | undefined;
+    if (entry) {
+      this.unacked.add(entry);
+      if (!entry.saved) timer = setTimeout(() => this.save(entry, jid), this.opts.spoolAfterMs ?? 1000);
+    }
     try {
       const ack = await this.host.publish(sealed, this.hardStop.signal);
-      if (ack.duplicate) {
+      if (ack.duplicate && spooledAt) {
+        // A return from an earlier run: its publish landed and the ack was lost before the
+        // process ended. It is in the stream once; that is what we want.
+        this.log.info("spooled return was already in the stream", { jid });
+      } else if (ack.duplicate) {
         // The stream already holds a message with this return's event id: an earlier attempt
         // whose ack was lost, or a forgery someone published first (the id is predictable) so
         // that JetStream drops the real return as its duplicate. Publish once more without the
@@ -406,9 +494,27 @@ export class Minion implements HostedMinion {
         const { [H.msgId]: _id, ...headers } = sealed.headers;
         await this.host.publish({ ...sealed, headers }, this.hardStop.signal);
       }
-      this.log.debug("return delivered", { jid: body.jid, success: body.success });
+      entry?.acknowledged();
+      this.log.debug("return delivered", { jid, spooled: !!spooledAt });
     } catch (err) {
-      this.log.error("return not delivered", { jid: body.jid, error: String((err as Error).message) });
+      if (entry) this.save(entry, jid);
+      this.log.error(entry?.saved ? "return not delivered yet; it stays in the spool for the next start" : "return not delivered", {
+        jid,
+        error: String((err as Error).message),
+      });
+    } finally {
+      clearTimeout(timer);
+      if (entry) this.unacked.delete(entry);
+    }
+  }
+
+  private save(entry: SpoolEntry, jid: string): void {
+    if (entry.saved) return;
+    try {
+      entry.save();
+      this.log.warn("return not acknowledged yet; written to the spool", { jid, dir: this.spool?.dir });
+    } catch (err) {
+      this.log.error("return could not be written to the spool", { jid, error: err as Error });
     }
   }
 
@@ -416,12 +522,17 @@ export class Minion implements HostedMinion {
    * Stop: take no more commands, give running jobs `graceMs` to finish, abort the rest, and
    * deliver every return (waiting up to `deliverMs` for NATS) before leaving the host.
    */
-  async stop(opts: { graceMs?: number; deliverMs?: number } = {}): Promise<void> {
+  async stop(opts: { graceMs?: number; deliverMs?: number; spoolWaitMs?: number } = {}): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     this.startAbort.abort();
     const graceMs = opts.graceMs ?? 10_000;
     const deliverMs = opts.deliverMs ?? 60_000;
+    // Jobs still waiting for a slot never start; each still gets its (aborted) return.
+    for (const e of this.queue.drain()) {
+      e.ac.abort(new JobAbortedError(e.jid, "the minion is shutting down (the job was waiting for a process_count_max slot)"));
+      void this.launch(e);
+    }
     if (this.jobs.size) {
       const all = Promise.allSettled([...this.jobs.values()].map((j) => j.finished));
       const giveUp = new AbortController();
@@ -434,12 +545,16 @@ export class Minion implements HostedMinion {
       await Promise.allSettled([...this.jobs.values()].map((j) => j.finished));
     }
     if (this.deliveries.size) {
+      // With a spool, what is not acknowledged yet goes to disk now, and the wait is short:
+      // the next start delivers it.
+      for (const e of this.unacked) this.save(e, e.jid);
       const giveUp = new AbortController();
       const all = Promise.allSettled([...this.deliveries]);
-      await Promise.race([all, sleep(deliverMs, giveUp.signal)]);
+      await Promise.race([all, sleep(this.spool ? Math.min(deliverMs, opts.spoolWaitMs ?? 5000) : deliverMs, giveUp.signal)]);
       giveUp.abort();
       if (this.deliveries.size) {
-        this.log.error("returns not delivered before shutdown", { count: this.deliveries.size });
+        if (this.spool) this.log.warn("returns not acknowledged before shutdown stay in the spool for the next start", { count: this.deliveries.size, dir: this.spool.dir });
+        else this.log.error("returns not delivered before shutdown", { count: this.deliveries.size });
         this.hardStop.abort();
         await all;
       }
