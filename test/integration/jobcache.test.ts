@@ -2,7 +2,7 @@
 // projects, what it refuses, that it never duplicates, and that a rebuild gives the same rows.
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -14,6 +14,7 @@ import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jets
 import { startNats, type NatsServer } from "../helpers/nats.js";
 import { startPostgres, type PgServer } from "../helpers/postgres.js";
 import { freePort, waitFor } from "../helpers/ports.js";
+import { ROOT } from "../helpers/cli.js";
 import { subjects, type Subjects } from "../../contracts/subjects.js";
 import { H, seal, type Sealed } from "../../contracts/message.js";
 import { decode, encode } from "../../contracts/codec.js";
@@ -411,6 +412,9 @@ test("jobcache - pglite: file-backed store projects, answers, and resumes after 
   }
 });
 
+// How many migrations the journal lists: every one must be applied exactly once.
+const MIGRATIONS = (JSON.parse(readFileSync(join(ROOT, "migrations", "sql", "meta", "_journal.json"), "utf8")) as { entries: unknown[] }).entries.length;
+
 test("jobcache - two migrators on a fresh database both succeed", { timeout: 120_000 }, async () => {
   const db = await freshDatabase();
   const log = createLogger({ svc: "test" }, "quiet");
@@ -424,8 +428,9 @@ test("jobcache - two migrators on a fresh database both succeed", { timeout: 120
       }
       const stores = await Promise.all([1, 2, 3].map(() => openStore({ databaseUrl: db.url, dataDir: "/nonexistent", log })));
       await Promise.all(stores.map((s) => s.close()));
-      const [{ n }] = await db.sql`select count(*)::int as n from drizzle.__drizzle_migrations`;
-      assert.equal(n, 1, "each migration applied once");
+      const [{ n, distinct }] = await db.sql`select count(*)::int as n, count(distinct hash)::int as distinct from drizzle.__drizzle_migrations`;
+      assert.equal(n, MIGRATIONS, "each migration applied once");
+      assert.equal(distinct, MIGRATIONS);
     }
     const tables = await db.sql`select tablename from pg_tables where schemaname = 'public' order by 1`;
     assert.deepEqual(tables.map((t) => t.tablename), ["audit", "events", "job_returns", "jobs", "minions", "projection"]);
