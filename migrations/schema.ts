@@ -7,7 +7,7 @@
 // into migrations/sql/. Generated SQL is history: never edit a migration once it is committed.
 
 import { sql } from "drizzle-orm";
-import { bigint, boolean, doublePrecision, index, jsonb, pgTable, pgView, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import { bigint, boolean, doublePrecision, index, jsonb, pgTable, pgView, primaryKey, text, timestamp, varchar } from "drizzle-orm/pg-core";
 
 const tstz = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
 const seqCol = (name: string) => bigint(name, { mode: "number" });
@@ -140,38 +140,57 @@ export const projection = pgTable("projection", {
   lastSeq: seqCol("last_seq").notNull(),
 });
 
-// Views in the shape of Salt's pgjsonb returner (salt/returners/pgjsonb.py), so Salt-era SQL and
-// dashboards keep working against the job cache.
-export const saltJids = pgView("jids", { jid: text("jid"), load: jsonb("load") }).as(
-  sql`select ${jobs.jid} as jid,
-    jsonb_build_object('jid', ${jobs.jid}, 'fun', ${jobs.fun}, 'arg', ${jobs.arg}, 'kwarg', ${jobs.kwarg}, 'tgt', ${jobs.tgt},
-      'tgt_type', ${jobs.tgtType}, 'user', ${jobs.user}, 'minions', to_jsonb(${jobs.expected})) as load
+// Views with the tables, columns and types of Salt's pgjsonb returner (salt/returners/pgjsonb.py),
+// so SQL and dashboards written for Salt's Postgres job cache run unchanged
+// (test/integration/salt-views.test.ts runs the queries Salt's job-cache functions issue).
+
+/** jids(jid varchar(255), load jsonb): keyword arguments travel in arg as Salt's {"__kwarg__": true} item. */
+export const saltJids = pgView("jids", { jid: varchar("jid", { length: 255 }), load: jsonb("load") }).as(
+  sql`select ${jobs.jid}::varchar(255) as jid,
+    jsonb_build_object('jid', ${jobs.jid}, 'fun', ${jobs.fun},
+      'arg', case when ${jobs.kwarg} = '{}'::jsonb then ${jobs.arg}
+                  else ${jobs.arg} || jsonb_build_array(${jobs.kwarg} || '{"__kwarg__": true}'::jsonb) end,
+      'tgt', ${jobs.tgt}, 'tgt_type', ${jobs.tgtType}, 'user', ${jobs.user},
+      'ret', to_jsonb(array_to_string(${jobs.ret}, ',')), 'Minions', to_jsonb(${jobs.expected}), 'master', ${jobs.master}) as load
     from ${jobs}`,
 );
 
+/** salt_returns: success is the text 'True'/'False', as Salt writes str(ret['success']). */
 export const saltReturns = pgView("salt_returns", {
-  fun: text("fun"),
-  jid: text("jid"),
+  fun: varchar("fun", { length: 50 }),
+  jid: varchar("jid", { length: 255 }),
   return: jsonb("return"),
-  id: text("id"),
-  success: text("success"),
+  id: varchar("id", { length: 255 }),
+  success: varchar("success", { length: 10 }),
   fullRet: jsonb("full_ret"),
   alterTime: tstz("alter_time"),
 }).as(
-  sql`select r.fun as fun, r.jid as jid, r.return as return, r.minion as id,
-    case when r.success then 'True' else 'False' end as success, e.body as full_ret, r."end" as alter_time
+  sql`select r.fun::varchar(50) as fun, r.jid::varchar(255) as jid, coalesce(r.return, 'null'::jsonb) as return,
+    r.minion::varchar(255) as id, (case when r.success then 'True' else 'False' end)::varchar(10) as success,
+    e.body as full_ret, r."end" as alter_time
     from ${jobReturns} r join ${events} e on e.seq = r.seq`,
 );
 
+/** salt_events: every event, tagged the way Salt tags its own (salt/job/<jid>/ret/<id>, ...). */
 export const saltEvents = pgView("salt_events", {
-  id: seqCol("id"),
-  tag: text("tag"),
+  id: bigint("id", { mode: "number" }),
+  tag: varchar("tag", { length: 255 }),
   data: jsonb("data"),
   alterTime: tstz("alter_time"),
-  masterId: text("master_id"),
+  masterId: varchar("master_id", { length: 255 }),
 }).as(
-  sql`select ${events.seq} as id, ${events.subject} as tag, ${events.body} as data, ${events.ts} as alter_time,
-    null::text as master_id from ${events}`,
+  sql`select ${events.seq}::bigint as id,
+    (case ${events.type}
+      when 'job.new' then 'salt/job/' || ${events.jid} || '/new'
+      when 'job.ret' then 'salt/job/' || ${events.jid} || '/ret/' || ${events.minion}
+      when 'job.done' then 'salt/job/' || ${events.jid} || '/done'
+      when 'minion.start' then 'salt/minion/' || ${events.minion} || '/start'
+      when 'minion.grains' then 'salt/minion/' || ${events.minion} || '/grains'
+      when 'key' then 'salt/key'
+      when 'audit' then 'natrium/audit/' || coalesce(${events.body}->>'kind', '')
+      else ${events.subject} end)::varchar(255) as tag,
+    ${events.body} as data, ${events.ts} as alter_time, coalesce(${events.body}->>'master', '')::varchar(255) as master_id
+    from ${events}`,
 );
 
 export type Job = typeof jobs.$inferSelect;
