@@ -3,6 +3,7 @@
 // resolving hundreds of modules. Add a command here and in its own file under commands/.
 import AuditTail from "./commands/audit/tail.js";
 import CacheRebuild from "./commands/cache/rebuild.js";
+import CacheStatus from "./commands/cache/status.js";
 import EventsTail from "./commands/events/tail.js";
 import JobcacheCmd from "./commands/jobcache.js";
 import JobsDiff from "./commands/jobs/diff.js";
@@ -25,6 +26,7 @@ import UserKeygen from "./commands/user/keygen.js";
 export const COMMANDS = {
   "audit:tail": AuditTail,
   "cache:rebuild": CacheRebuild,
+  "cache:status": CacheStatus,
   "events:tail": EventsTail,
   jobcache: JobcacheCmd,
   "jobs:diff": JobsDiff,

@@ -156,6 +156,9 @@ export const StatusReply = Type.Object({
   audit: Type.Integer(),
   last_seq: Type.Integer(),
   stream_last_seq: Type.Integer(),
+  /** When the oldest and newest jobs in the history were created (null: no jobs). */
+  oldest_job: Type.Optional(Type.Union([Millis, Type.Null()])),
+  newest_job: Type.Optional(Type.Union([Millis, Type.Null()])),
 });
 export type StatusReply = Static<typeof StatusReply>;
 

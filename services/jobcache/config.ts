@@ -29,6 +29,18 @@ export const JobcacheConfig = Type.Object(
       maximum: 3600,
       description: "seconds JetStream waits for an event's ack before delivering it again",
     }),
+    keep_jobs: Type.Number({
+      default: 24,
+      minimum: 0,
+      maximum: 87_600,
+      description: "hours a job stays in the history (Salt's keep_jobs); older jobs, their returns and events rows are pruned, and jobs without returns too; 0 keeps everything. The stream's own max age is the master's stream_max_age",
+    }),
+    prune_interval: Type.Integer({
+      default: 600,
+      minimum: 10,
+      maximum: 86_400,
+      description: "seconds between two prunes of jobs older than keep_jobs",
+    }),
     db_pool_size: Type.Integer({
       default: 4,
       minimum: 2,

@@ -193,6 +193,8 @@ export async function status(db: Db, store: Store, nc: NatsConnection, s: Subjec
     lastSeq = p?.lastSeq ?? 0;
   }
   const c = await tableCounts(db);
+  const [span] = await db.select({ oldest: sql<string | null>`min(${jobs.created})`, newest: sql<string | null>`max(${jobs.created})` }).from(jobs);
+  const ms = (v: string | Date | null | undefined) => (v ? new Date(v).getTime() : null);
   return {
     store: store.kind,
     jobs: c.jobs,
@@ -202,6 +204,8 @@ export async function status(db: Db, store: Store, nc: NatsConnection, s: Subjec
     audit: c.audit,
     last_seq: lastSeq,
     stream_last_seq: await streamLastSeq(nc, s),
+    oldest_job: ms(span?.oldest),
+    newest_job: ms(span?.newest),
   };
 }
 

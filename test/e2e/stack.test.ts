@@ -239,6 +239,15 @@ test("e2e - natrium up, then the CLI runs jobs and reads history without flags",
       assert.ok(data.events > 0);
       const after = await cliJson<JobReply>(["jobs", "show", lastJid], opts);
       assert.deepEqual(after.data, before.data);
+      // cache status: counts, the span of the history, and how far the projection has come.
+      const st = await waitFor("the job cache caught up", async () => {
+        const { data: s } = await cliJson<{ jobs: number; lag: number; oldest_job: number; newest_job: number; store: string }>(["cache", "status"], opts);
+        return s.lag === 0 ? s : undefined;
+      });
+      assert.equal(st.store, "pglite");
+      assert.ok(st.jobs > 0 && st.oldest_job <= st.newest_job);
+      const text = await cli(["cache", "status"], opts);
+      assert.match(text.stdout, /^stream: {4}projected up to \d+ of \d+ \(lag \d+\)$/m);
     });
 
     await t.test("a bad payload on every subject leaves every service running", async () => {
