@@ -40,11 +40,14 @@ export const jobs = pgTable(
     seq: seqCol("seq").notNull(),
     doneSeq: seqCol("done_seq"),
   },
+  // Descending keys are NULLS FIRST, as `ORDER BY x DESC` is in Postgres: drizzle-kit's default
+  // (NULLS LAST) gives an index that ORDER BY ... DESC cannot walk, and the planner falls back to
+  // a sequential scan (test/integration/explain.test.ts caught it on a million returns).
   (t) => [
-    index("jobs_created_idx").on(t.created.desc(), t.jid.desc()),
-    index("jobs_fun_idx").on(t.fun, t.created.desc()),
+    index("jobs_created_idx").on(t.created.desc().nullsFirst(), t.jid.desc().nullsFirst()),
+    index("jobs_fun_idx").on(t.fun, t.created.desc().nullsFirst()),
     // A user's own history (every non-admin listing is narrowed to it).
-    index("jobs_user_idx").on(t.user, t.created.desc()),
+    index("jobs_user_idx").on(t.user, t.created.desc().nullsFirst()),
   ],
 );
 
@@ -68,8 +71,8 @@ export const jobReturns = pgTable(
   },
   (t) => [
     primaryKey({ name: "job_returns_pkey", columns: [t.jid, t.minion] }),
-    index("job_returns_minion_idx").on(t.minion, t.jid.desc()),
-    index("job_returns_failed_idx").on(t.jid.desc(), t.minion).where(sql`${t.success} = false`),
+    index("job_returns_minion_idx").on(t.minion, t.jid.desc().nullsFirst()),
+    index("job_returns_failed_idx").on(t.jid.desc().nullsFirst(), t.minion).where(sql`${t.success} = false`),
   ],
 );
 
@@ -92,7 +95,7 @@ export const events = pgTable(
   (t) => [
     index("events_jid_idx").on(t.jid, t.seq),
     index("events_minion_idx").on(t.minion, t.seq),
-    index("events_type_ts_idx").on(t.type, t.ts.desc()),
+    index("events_type_ts_idx").on(t.type, t.ts.desc().nullsFirst()),
   ],
 );
 
@@ -128,7 +131,7 @@ export const audit = pgTable(
     /** The event's ts for audit events; the stream's timestamp for refused messages. */
     ts: tstz("ts").notNull(),
   },
-  (t) => [index("audit_kind_ts_idx").on(t.kind, t.ts.desc())],
+  (t) => [index("audit_kind_ts_idx").on(t.kind, t.ts.desc().nullsFirst())],
 );
 
 /**
