@@ -82,6 +82,7 @@ export async function runMinion(opts: RunMinionOptions = {}): Promise<void> {
       masterFinger: cfg.master_finger || undefined,
       pinFile: join(cfg.pki_dir, "master.pub"),
       seenFile: join(cfg.data_dir, "seen-jids"),
+      grainsFile: join(cfg.data_dir, "grains"),
       spoolDir: join(cfg.data_dir, "spool"),
       jobTimeoutSec: cfg.job_timeout,
       blackout: { enabled: cfg.minion_blackout, whitelist: cfg.minion_blackout_whitelist },

@@ -20,6 +20,7 @@ import { sleep } from "../common/bus.js";
 import { MinionHost, type Command, type HostedMinion, type HostOptions } from "./host.js";
 import { SeenJids, normFinger, toWire } from "./guards.js";
 import { collectGrains, natriumVersion, type Grains } from "./grains.js";
+import { CustomGrains } from "./custom-grains.js";
 import { ModuleLoader, type ExecContext } from "./modules/index.js";
 import { ExecError, JobAbortedError, JobTimeoutError, MinionBlackoutError } from "./errors.js";
 import { Blackout, type BlackoutSettings } from "./blackout.js";
@@ -38,6 +39,8 @@ export interface MinionOptions {
   masterFinger?: string;
   /** Where the pinned master key is kept (`<pki_dir>/master.pub`); absent keeps it in memory only. */
   pinFile?: string;
+  /** Where grains set with grains.setval are kept (YAML); absent: memory only. */
+  grainsFile?: string;
   /** Where the jids of accepted commands are kept, so a replay after a restart is refused; absent: memory only. */
   seenFile?: string;
   /** Seconds a job may run (default 3600). */
@@ -89,6 +92,7 @@ export class Minion implements HostedMinion {
   private readonly jobTimeoutMs: number;
   private readonly masterFinger: string;
   private grains: Grains = {};
+  private custom: CustomGrains;
   private seen: SeenJids;
   private jobs = new Map<string, JobEntry>();
   private readonly queue: JobQueue<JobEntry>;
@@ -125,6 +129,7 @@ export class Minion implements HostedMinion {
     this.modules = opts.modules ?? (sharedLoader ??= new ModuleLoader());
     this.jobTimeoutMs = (opts.jobTimeoutSec ?? 3600) * 1000;
     this.seen = new SeenJids(4096, opts.seenFile);
+    this.custom = new CustomGrains(opts.grainsFile);
     this.blackout = new Blackout(opts.blackout);
     this.queue = new JobQueue(opts.processCountMax ?? 0, (e) => this.launch(e));
     if (opts.spoolDir) this.spool = new Spool(opts.spoolDir, this.log);
@@ -195,7 +200,8 @@ export class Minion implements HostedMinion {
   async start(): Promise<void> {
     if (this.started) throw new Error(`minion ${this.id} already started`);
     this.started = true;
-    this.grains = toWire(this.opts.grains ?? (await collectGrains(this.id, this.opts.staticGrains))) as Grains;
+    // Grains set on the minion (grains.setval) win over detected and configured ones, as in Salt.
+    this.grains = toWire({ ...(this.opts.grains ?? (await collectGrains(this.id, this.opts.staticGrains))), ...this.custom.all(), id: this.id }) as Grains;
     this.host.add(this);
     this.deliverSpooled();
     await this.announceStart();
@@ -213,6 +219,18 @@ export class Minion implements HostedMinion {
     } catch (err) {
       if (!signal.aborted) throw err;
     }
+  }
+
+  /** A custom grain changed by a module: persisted, used for self-selection, and sent to the master. */
+  private setGrain(key: string, value: unknown): void {
+    if (key === "id") throw new ExecError("bad_argument", "the id grain is the minion's id and cannot be set");
+    const wire = value === undefined ? undefined : toWire(value);
+    this.custom.set(key, wire);
+    const next = { ...this.grains };
+    if (wire === undefined) delete next[key];
+    else next[key] = wire;
+    this.grains = next as Grains;
+    if (this.accepted) this.announceGrains();
   }
 
   /** Publish the grains, signed; called on each acceptance (a re-accepted key re-sends them). */
@@ -393,6 +411,7 @@ export class Minion implements HostedMinion {
         log,
         setRetcode: (c) => { retcode = Math.trunc(c); },
         modules: this.modules,
+        setGrain: (key, value) => this.setGrain(key, value),
       };
       ret = await raceAbort(fn(ctx, job.arg, job.kwarg), entry.ac.signal);
     } catch (err) {

@@ -135,6 +135,47 @@ test("minion - a command replayed after the minion restarted is not run again (s
   assert.equal(readFileSync(file, "utf8"), "ran\n");
 });
 
+test("minion - grains.setval/append/delval persist, retarget at once, reach the master, and survive a restart", async () => {
+  const hex = randomBytes(4).toString("hex");
+  const grainsFile = join(tmp, `grains-${hex}`);
+  const keys = ephemeralKeys();
+  const { d, minion } = await setup({ keys, grainsFile, staticGrains: { role: "base" } });
+  const grainsEvents = async () => d.count(d.s.minionGrains("web1"));
+  const before = await grainsEvents();
+  let r = await d.ret((await d.publish({ fun: "grains.setval", arg: ["role", "web"] })).jid, "web1");
+  assert.deepEqual(r.return, { role: "web" });
+  r = await d.ret((await d.publish({ fun: "grains.append", arg: ["roles", "cache"] })).jid, "web1");
+  assert.deepEqual(r.return, { roles: ["cache"] });
+  r = await d.ret((await d.publish({ fun: "grains.append", arg: ["roles", "cache"] })).jid, "web1");
+  assert.deepEqual(r.return, { roles: ["cache"] }, "not added twice");
+  r = await d.ret((await d.publish({ fun: "grains.append", arg: ["role", "x"] })).jid, "web1");
+  assert.equal(r.success, false);
+  assert.match(String(r.return), /not a list \(pass convert=True/);
+  r = await d.ret((await d.publish({ fun: "grains.setval", arg: ["id", "other"] })).jid, "web1");
+  assert.equal(r.success, false, "the id grain cannot be set");
+  // Targeting sees the new value at once (the minion selects itself on it).
+  const byGrain = await d.publish({ tgt: "role:web", tgt_type: "grain", fun: "test.ping" });
+  assert.equal((await d.ret(byGrain.jid, "web1")).return, true);
+  // Each change is sent to the master as a signed grains event.
+  await waitFor("grains events for the changes", async () => ((await grainsEvents()) >= before + 3 ? true : undefined), 10_000);
+  r = await d.ret((await d.publish({ fun: "grains.delval", arg: ["roles"], kwarg: { destructive: true } })).jid, "web1");
+  assert.equal(r.return, true);
+  assert.match(readFileSync(grainsFile, "utf8"), /^role: web$/m);
+  assert.doesNotMatch(readFileSync(grainsFile, "utf8"), /roles/);
+  await minion.stop({ graceMs: 500 });
+  // A restart keeps them, over the configured grains.
+  const nc2 = await connect({ servers: nats.url });
+  const again = new Minion({ nc: nc2, ns: d.s.ns, id: "web1", keys, log: quiet, grainsFile, staticGrains: { role: "base" } });
+  cleanups.push(async () => {
+    await again.stop({ graceMs: 500 });
+    await nc2.close();
+  });
+  await again.start();
+  await again.whenAccepted();
+  r = await d.ret((await d.publish({ fun: "grains.get", arg: ["role"] })).jid, "web1");
+  assert.equal(r.return, "web");
+});
+
 test("minion - garbage on the job subject is audited and the minion keeps working", async () => {
   const { d, nc } = await setup();
   nc.publish(d.s.jobNew(newJid()), new Uint8Array([0xc1, 0xff, 0x00]));

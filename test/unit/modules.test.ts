@@ -284,3 +284,15 @@ test("modules - service: systemd when it runs, a clear refusal when it does not"
   assert.equal((await call("service.enabled", ["natrium-no-such-unit"])).value, false);
   await assert.rejects(call("service.start", ["natrium-no-such-unit"]), (e: ExecError) => e.code === "service_failed" || e.code === "permission_denied");
 });
+
+test("modules - grains setters refuse where the minion gives no way to change grains, and check their arguments", async () => {
+  await assert.rejects(call("grains.setval", ["role", "web"]), (e: ExecError) => e.code === "unavailable");
+  const set: [string, unknown][] = [];
+  const extra = { setGrain: (k: string, v: unknown) => { set.push([k, v]); } };
+  assert.deepEqual((await call("grains.setvals", [{ a: 1, b: [2] }], {}, extra)).value, { a: 1, b: [2] });
+  assert.deepEqual(set, [["a", 1], ["b", [2]]]);
+  await assert.rejects(call("grains.setval", ["a:b", 1], {}, extra), (e: ExecError) => e.code === "bad_argument" && /top-level/.test(e.message));
+  await assert.rejects(call("grains.setval", ["a"], {}, extra), (e: ExecError) => e.code === "bad_argument");
+  assert.deepEqual((await call("grains.append", ["os", "x"], { convert: true }, extra)).value, { os: ["Debian", "x"] });
+  assert.deepEqual((await call("grains.delval", ["a"], {}, extra)).value, { a: null });
+});

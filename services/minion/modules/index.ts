@@ -28,6 +28,11 @@ export interface ExecContext {
   setRetcode(code: number): void;
   /** The loader, for modules that describe the others (sys). */
   modules: ModuleLoader;
+  /**
+   * Set (or, with `undefined`, remove) a custom grain: persisted on the minion, used for its own
+   * targeting at once and sent to the master. Absent where grains cannot be changed.
+   */
+  setGrain?(key: string, value: unknown): void;
 }
 
 export type ExecFunction = (ctx: ExecContext, args: unknown[], kwargs: Record<string, unknown>) => Promise<unknown>;
