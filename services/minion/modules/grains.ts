@@ -86,8 +86,8 @@ function grainKey(ctx: ExecContext, v: unknown): string {
  * Set a custom grain to a value (any YAML value: text, number, list, map). Kept on the minion
  * across restarts, used for targeting at once and sent to the master. Returns {key: value}.
  *
- * CLI example: natrium run 'web1' grains.setval role web
- * CLI example: natrium run 'web1' grains.setval roles '[web, cache]'
+ * CLI example: natrium run '*' grains.setval role web
+ * CLI example: natrium run '*' grains.setval roles '[web, cache]'
  */
 export async function setval(ctx: ExecContext, args: unknown[], kwargs: Record<string, unknown>): Promise<Record<string, unknown>> {
   onlyKwargs(ctx.fun, kwargs, ["key", "val"]);
@@ -101,7 +101,7 @@ export async function setval(ctx: ExecContext, args: unknown[], kwargs: Record<s
 /**
  * Set several custom grains at once from a map. Returns the map.
  *
- * CLI example: natrium run 'web1' grains.setvals '{role: web, dc: fra1}'
+ * CLI example: natrium run '*' grains.setvals '{role: web, dc: fra1}'
  */
 export async function setvals(ctx: ExecContext, args: unknown[], kwargs: Record<string, unknown>): Promise<Record<string, unknown>> {
   onlyKwargs(ctx.fun, kwargs, ["grains"]);
@@ -118,7 +118,7 @@ export async function setvals(ctx: ExecContext, args: unknown[], kwargs: Record<
  * twice). A grain that is not a list is an error unless convert=True, which makes it a list.
  * Returns {key: the list}.
  *
- * CLI example: natrium run 'web1' grains.append roles cache
+ * CLI example: natrium run '*' grains.append roles cache
  */
 export async function append(ctx: ExecContext, args: unknown[], kwargs: Record<string, unknown>): Promise<Record<string, unknown>> {
   onlyKwargs(ctx.fun, kwargs, ["key", "val", "convert"]);
@@ -141,8 +141,8 @@ export async function append(ctx: ExecContext, args: unknown[], kwargs: Record<s
  * Remove a custom grain's value: it is set to None, or removed altogether with
  * destructive=True. Returns {key: None}, or True when removed.
  *
- * CLI example: natrium run 'web1' grains.delval role
- * CLI example: natrium run 'web1' grains.delval role destructive=True
+ * CLI example: natrium run '*' grains.delval role
+ * CLI example: natrium run '*' grains.delval role destructive=True
  */
 export async function delval(ctx: ExecContext, args: unknown[], kwargs: Record<string, unknown>): Promise<Record<string, unknown> | boolean> {
   onlyKwargs(ctx.fun, kwargs, ["key", "destructive"]);
