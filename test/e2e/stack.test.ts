@@ -14,6 +14,7 @@ import { toHeaders } from "../../services/common/bus.js";
 import { subjects } from "../../contracts/subjects.js";
 import { freePort, waitFor } from "../helpers/ports.js";
 import type { RunResult } from "../../cli/lib/run.js";
+import type { BatchResult } from "../../cli/lib/batch.js";
 import type { AuditReply, JobReply, JobsReply, KeysReply, MatchReply, PublishReply, RebuildReply } from "../../contracts/api.js";
 
 /** oclif wraps long error lines with " ›   " prefixes; read the message as one line. */
@@ -223,6 +224,64 @@ test("e2e - natrium up, then the CLI runs jobs and reads history without flags",
       const diffText = await cli(["jobs", "diff", lastJid, again.jid], opts);
       assert.match(diffText.stdout, /^db1: only in a$/m);
       assert.match(diffText.stdout, /^web1: differs$/m);
+    });
+
+    await t.test("run --batch: a sliding window of sub-jobs, each return as it lands, every jid listed", async () => {
+      // Each minion's return as the job cache has it, with the minion's own start and end times.
+      const returnsOf = async (jids: string[]) => {
+        const jobs = await Promise.all(jids.map((jid) => waitFor(`batch job ${jid} in the job cache`, async () => {
+          const { data } = await cliJson<JobReply>(["jobs", "show", jid], opts);
+          return data.returns.length === data.minions.length && data.minions.length > 0 ? data : undefined;
+        }, 30_000, 200)));
+        return jobs.flatMap((j, i) => j.returns.map((r) => ({ jid: jids[i], ...r })));
+      };
+      /** Most returns running at one instant, from their [start, end] intervals (the busiest is at some start). */
+      const mostAtOnce = (rows: { start: number; end: number }[]) =>
+        Math.max(...rows.map((a) => rows.filter((b) => b.start <= a.start && a.start < b.end).length));
+
+      // Bad sizes are refused before anything is published (these need no stack).
+      const refused = [
+        [["--batch", "0"], /--batch "0" is not a batch size/],
+        [["--batch", "150%"], /--batch "150%" is not a batch size/],
+        [["--batch", "abc"], /--batch "abc" is not a batch size/],
+        [["--batch", "1", "--async"], /--batch cannot be used with --async/],
+        [["--batch", "1", "--batch-wait", "soon"], /--batch-wait "soon" is not a number of seconds/],
+      ] as const;
+      const refusals = () => Promise.all(refused.map(async ([flags, msg]) => {
+        const bad = await cli(["run", "*", "test.ping", ...flags], opts);
+        assert.equal(bad.code, 2, flags.join(" "));
+        assert.match(oneLine(bad.stderr), msg);
+      }));
+      // The two runs go at once to keep this short; each one's window is measured on its own jobs.
+      const [one, half] = await Promise.all([
+        cliJson<BatchResult>(["run", "*", "test.sleep", "1", "--batch", "1"], opts),
+        cli(["run", "*", "test.sleep", "1", "--batch", "50%"], opts),
+      ]);
+      assert.equal(one.code, 0, one.stderr);
+      assert.deepEqual(one.data.batch, { size: 1, wait: 0 });
+      assert.deepEqual([...one.data.minions].sort(), ["db1", "web1", "web2"]);
+      assert.deepEqual(one.data.jobs.map((j) => j.minions.length), [1, 1, 1], "one job per minion started");
+      const jids = one.data.jobs.map((j) => j.jid);
+      for (const jid of jids) assert.match(jid, /^\d{20}$/);
+      assert.equal(new Set(jids).size, 3);
+      for (const id of one.data.minions) {
+        assert.equal(one.data.returns[id].return, true);
+        assert.ok(jids.includes(one.data.returns[id].jid));
+      }
+      assert.deepEqual(one.data.missing, []);
+
+      // 50% of 3 minions is 2 at a time (rounded up); the human output is run's, job ids on stderr.
+      assert.equal(half.code, 0, half.stderr);
+      assert.deepEqual(half.stdout.trim().split("\n").sort(), ["db1: True", "web1: True", "web2: True"]);
+      const started = [...half.stderr.matchAll(/^Executing job (\d{20}) on (.+)$/gm)].map((m) => ({ jid: m[1], minions: m[2].split(", ") }));
+      assert.deepEqual(started.map((j) => j.minions.length), [2, 1], half.stderr);
+
+      // The minions' own start and end times, as jobs show has them.
+      const [rows1, rows2] = await Promise.all([returnsOf(jids), returnsOf(started.map((j) => j.jid)), refusals()]);
+      assert.equal(rows1.length, 3);
+      assert.equal(mostAtOnce(rows1), 1, `one minion at a time: ${JSON.stringify(rows1.map((r) => [r.minion, r.start, r.end]))}`);
+      assert.deepEqual(rows2.map((r) => r.minion).sort(), ["db1", "web1", "web2"]);
+      assert.equal(mostAtOnce(rows2), 2, `two minions at a time: ${JSON.stringify(rows2.map((r) => [r.minion, r.start, r.end]))}`);
     });
 
     await t.test("events tail prints events with subject, type, jid and minion", async () => {
