@@ -69,7 +69,8 @@ export class ProgressFollower {
     const deadline = Date.now() + maxMs;
     let total = 0;
     try {
-      const jsm = await jetstreamManager(this.c.nc);
+      // No account check ($JS.API.INFO): readers on a locked-down server may not ask for it.
+      const jsm = await jetstreamManager(this.c.nc, { checkAPI: false });
       const si = await jsm.streams.info(this.c.s.progressStream, { subjects_filter: this.c.s.jobProgs(this.jid) });
       total = Object.values(si.state.subjects ?? {}).reduce((a, b) => a + b, 0);
     } catch {
