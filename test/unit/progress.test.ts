@@ -113,3 +113,80 @@ test("progress - lines are printed with the minion id, partial lines kept until 
   p.flush();
   assert.deepEqual(lines, ["stdout web1: one", "stdout web2: x", "stdout web1: two", "stdout web1: three", "stderr web1: oops"]);
 });
+
+// ---- the wire side and cmd's hook, without a server ----------------------------------------
+
+import type { NatsConnection } from "@nats-io/transport-node";
+import { progressPublisher, _canPublish } from "../../services/minion/progress.js";
+import { subjects } from "../../contracts/subjects.js";
+import { openAs, verifyAs } from "../../contracts/message.js";
+import { ephemeralKeys } from "../../services/common/keys.js";
+import { ModuleLoader, type ExecContext } from "../../services/minion/modules/index.js";
+import { createLogger } from "../../services/common/log.js";
+
+/** A stand-in connection: records publishes; `connected`, `backlog` and `fail` steer it. */
+function fakeNc() {
+  const sent: { subject: string; data: Uint8Array; headers: Map<string, string> }[] = [];
+  const state = { connected: true, backlog: 0, fail: false, closed: false };
+  const nc = {
+    isClosed: () => state.closed,
+    protocol: { get connected() { return state.connected; }, outbound: { size: () => state.backlog } },
+    publish(subject: string, data: Uint8Array, o: { headers: { get(k: string): string; keys(): string[] } }) {
+      if (state.fail) throw new Error("boom");
+      sent.push({ subject, data, headers: new Map(o.headers.keys().map((k) => [k, o.headers.get(k)])) });
+    },
+  };
+  return { nc: nc as unknown as NatsConnection, sent, state };
+}
+
+test("progress - chunks go out sealed by the minion on its own prog subject; a dead or backed-up connection drops them", () => {
+  const { nc, sent, state } = fakeNc();
+  const s = subjects("natrium");
+  const keys = ephemeralKeys();
+  const jid = "20261127082615123456";
+  const co = progressPublisher(nc, s, jid, "web1.example.com", keys.sign, { flushMs: 10_000 });
+  co.write("stdout", "one\n");
+  co.flush();
+  state.connected = false;
+  co.write("stdout", "lost\n");
+  co.flush();
+  state.connected = true;
+  state.backlog = 2 * 1024 * 1024;
+  assert.equal(_canPublish(nc), false, "a backed-up client is not fed more");
+  co.write("stdout", "lost\n");
+  co.flush();
+  state.backlog = 0;
+  state.fail = true;
+  co.write("stdout", "lost\n");
+  co.flush();
+  state.fail = false;
+  co.write("stderr", "two\n");
+  co.end();
+  assert.equal(sent.length, 2);
+  const bodies = sent.map((m) => {
+    const o = openAs("job.prog", m.subject, m.data, { get: (k: string) => m.headers.get(k) ?? "" });
+    verifyAs(o, keys.sign.pub, "web1");
+    assert.equal(m.subject, s.jobProg(jid, "web1.example.com"));
+    return o.body;
+  });
+  assert.deepEqual(bodies.map((b) => [b.seq, b.stream, b.data, b.dropped]), [[0, "stdout", "one\n", undefined], [1, "stderr", "two\n", 15]]);
+  assert.deepEqual(co.stats, { chunks: 2, bytes: 8, droppedChunks: 3, droppedBytes: 15 });
+});
+
+test("progress - cmd.run hands its output to ctx.progress as it is written; progress=False does not", async () => {
+  const loader = new ModuleLoader();
+  const got: [string, string][] = [];
+  const ctx: ExecContext = {
+    id: "m1", jid: "20261127082615123456", fun: "cmd.run", grains: {}, signal: new AbortController().signal,
+    log: createLogger({}, "quiet"), setRetcode() {}, modules: loader,
+    progress: (st, d) => got.push([st, d.toString()]),
+  };
+  const fn = await loader.resolve("cmd.run");
+  const out = await fn(ctx, ["echo a; echo b >&2; echo c"], {});
+  assert.deepEqual(String(out).split("\n").sort(), ["a", "b", "c"], "the return has it all (pipes race: order across streams is not fixed)");
+  assert.equal(got.filter(([st]) => st === "stdout").map(([, d]) => d).join(""), "a\nc\n");
+  assert.equal(got.filter(([st]) => st === "stderr").map(([, d]) => d).join(""), "b\n");
+  got.length = 0;
+  assert.equal(await fn(ctx, ["echo quiet"], { progress: false }), "quiet");
+  assert.deepEqual(got, []);
+});
