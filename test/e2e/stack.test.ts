@@ -230,9 +230,14 @@ test("e2e - natrium up, then the CLI runs jobs and reads history without flags",
       assert.equal(w.code, 0, w.stderr);
       assert.deepEqual(w.stdout.trim().split("\n"), ["web2: a", "web2: c"]);
       assert.match(w.stderr, /^web2: b$/m);
-      const wj = await cliJson<{ done: boolean; chunks: { id: string; data: string }[] }>(["jobs", "watch", a.data.jid], opts);
+      const wj = await cliJson<{ done: boolean; chunks: { id: string; stream: string; data: string }[] }>(["jobs", "watch", a.data.jid], opts);
       assert.equal(wj.data.done, true);
-      assert.equal(wj.data.chunks.map((c) => c.data).join(""), "a\nb\nc\n");
+      // stdout and stderr are two pipes: their relative order is the kernel's, each one's is kept.
+      assert.equal(wj.data.chunks.filter((c) => c.stream === "stdout").map((c) => c.data).join(""), "a\nc\n");
+      assert.equal(wj.data.chunks.filter((c) => c.stream === "stderr").map((c) => c.data).join(""), "b\n");
+      const none = await cli(["jobs", "watch", "20200101000000000000"], opts);
+      assert.equal(none.code, 2);
+      assert.match(oneLine(none.stderr), /job 20200101000000000000 is not in the events stream/);
     });
 
     await t.test("jobs list filters, one minion's history, and two runs compared", async () => {

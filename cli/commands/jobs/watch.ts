@@ -1,5 +1,6 @@
 import { Args, Flags } from "@oclif/core";
-import { jetstream, DeliverPolicy } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager, DeliverPolicy } from "@nats-io/jetstream";
+import { NatriumError } from "../../../contracts/errors.js";
 import { StackCommand } from "../../lib/base.js";
 import { LinePrinter, ProgressFollower } from "../../lib/progress.js";
 import { openAs } from "../../../contracts/message.js";
@@ -22,6 +23,10 @@ Exits when the job's done event is seen (every expected minion returned, or the 
     const { args, flags } = await this.parse(JobsWatch);
     const jid = checkJid(args.jid);
     const c = await this.connect(flags);
+    // The job must exist: its command is in the events stream (else nothing would ever end the watch).
+    const jsm = await jetstreamManager(c.nc, { checkAPI: false });
+    const cmd = await jsm.streams.getMessage(c.s.stream, { last_by_subj: c.s.jobNew(jid) }).catch(() => null);
+    if (!cmd) throw new NatriumError("not_found", `job ${jid} is not in the events stream: no such job, or older than the stream keeps`);
     const human = !this.jsonEnabled();
     const chunks: JobProgress[] = [];
     const printer = new LinePrinter((line, stream) => {
