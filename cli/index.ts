@@ -10,6 +10,7 @@ import JobsDiff from "./commands/jobs/diff.js";
 import JobsList from "./commands/jobs/list.js";
 import JobsMinion from "./commands/jobs/minion.js";
 import JobsShow from "./commands/jobs/show.js";
+import JobsWatch from "./commands/jobs/watch.js";
 import KeysAccept from "./commands/keys/accept.js";
 import KeysDelete from "./commands/keys/delete.js";
 import KeysFinger from "./commands/keys/finger.js";
@@ -33,6 +34,7 @@ export const COMMANDS = {
   "jobs:list": JobsList,
   "jobs:minion": JobsMinion,
   "jobs:show": JobsShow,
+  "jobs:watch": JobsWatch,
   "keys:accept": KeysAccept,
   "keys:delete": KeysDelete,
   "keys:finger": KeysFinger,

@@ -8,6 +8,7 @@ export const eventIds = {
   jobNew: (jid: string) => `${jid}.new`,
   jobRet: (jid: string, minion: string) => `${jid}.ret.${encodeToken(minion)}`,
   jobDone: (jid: string) => `${jid}.done`,
+  jobProg: (jid: string, minion: string, seq: number) => `${jid}.prog.${encodeToken(minion)}.${seq}`,
   /** Everything else (starts, grains, keys, audits) is a fresh fact each time. */
   unique: (prefix: string) => `${prefix}.${Date.now().toString(36)}${randomBytes(8).toString("hex")}`,
 };

@@ -33,6 +33,7 @@ const eventWhere: Record<EventType, string> = {
   "job.new": "{ns}.job.{jid}.new",
   "job.ret": "{ns}.job.{jid}.ret.{minion}",
   "job.done": "{ns}.job.{jid}.done",
+  "job.prog": "{ns}.job.{jid}.prog.{minion} (progress stream, not the events stream)",
   "minion.start": "{ns}.minion.{minion}.start",
   "minion.grains": "{ns}.minion.{minion}.grains",
   key: "{ns}.key.{minion}.{state}",

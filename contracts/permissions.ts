@@ -69,7 +69,7 @@ export function natsPermissions(s: Subjects, p: NatsParty, durables: readonly st
     case "master": {
       // The master owns the stream and the buckets: it creates and updates them, tracks jobs
       // with consumers, and answers the API. It is the one party trusted with all of them.
-      const streams = [s.stream, kvStream(s.keysBucket), kvStream(s.minionsBucket), kvStream(s.requestsBucket)];
+      const streams = [s.stream, s.progressStream, kvStream(s.keysBucket), kvStream(s.minionsBucket), kvStream(s.requestsBucket)];
       return {
         publish: [
           s.all,
@@ -107,9 +107,10 @@ export function natsPermissions(s: Subjects, p: NatsParty, durables: readonly st
       };
     case "admin":
       // The CLI as admin: every API verb and query, and reading (never writing) the stream,
-      // which `events tail` and `run` need. Changes still go through the master's API.
+      // which `events tail` and `run` need, and the progress stream (`run --stream`, `jobs
+      // watch`). Changes still go through the master's API.
       return {
-        publish: [`${s.ns}.api.*`, `${s.ns}.cache.*`, ...readStream(s.stream), ...readStream(kvStream(s.keysBucket))],
+        publish: [`${s.ns}.api.*`, `${s.ns}.cache.*`, ...readStream(s.stream), ...readStream(s.progressStream), ...readStream(kvStream(s.keysBucket))],
         publishDeny: guard,
         subscribe: [`${s.ns}.job.>`, s.allMinion, s.allKey, s.allAudit, inbox],
         allowResponses: false,
@@ -119,7 +120,13 @@ export function natsPermissions(s: Subjects, p: NatsParty, durables: readonly st
       // history); on the wire a user may only ask it, and follow job returns. Only the master
       // and the admin key query the job cache directly.
       return {
-        publish: [`${s.ns}.api.*`, ...(p.admin ? [`${s.ns}.cache.*`] : []), ...readStream(s.stream), ...readStream(kvStream(s.keysBucket))],
+        publish: [
+          `${s.ns}.api.*`,
+          ...(p.admin ? [`${s.ns}.cache.*`] : []),
+          ...readStream(s.stream),
+          ...readStream(s.progressStream),
+          ...readStream(kvStream(s.keysBucket)),
+        ],
         publishDeny: guard,
         subscribe: p.admin ? [`${s.ns}.job.>`, s.allMinion, s.allKey, s.allAudit, inbox] : [`${s.ns}.job.>`, inbox],
         allowResponses: false,
@@ -130,6 +137,7 @@ export function natsPermissions(s: Subjects, p: NatsParty, durables: readonly st
         publish: [
           `${s.ns}.minion.${t}.*`,
           `${s.ns}.job.*.ret.${t}`,
+          // Live output: a core publish the progress stream captures (no JetStream API needed).
           `${s.ns}.job.*.prog.${t}`,
           s.allAudit,
           ...readStream(kvStream(s.keysBucket)),

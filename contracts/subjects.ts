@@ -76,6 +76,8 @@ export function subjects(nsIn: string) {
      * filter: nats-server 2.9 accepts only filters that are a subset of one stream subject.
      */
     jobAll: (jid: string) => `${ns}.job.${checkJid(jid)}.>`,
+    /** One job's progress chunks: a consumer filter on the progress stream. */
+    jobProgs: (jid: string) => `${ns}.job.${checkJid(jid)}.prog.*`,
     /** One job's returns: a valid consumer filter (a subset of `{ns}.job.*.ret.*`). */
     jobRets: (jid: string) => `${ns}.job.${checkJid(jid)}.ret.*`,
     minionStart: (id: string) => `${ns}.minion.${encodeToken(id)}.start`,
@@ -106,6 +108,10 @@ export function subjects(nsIn: string) {
       `${ns}.audit.>`,
     ],
     stream: `${ns.toUpperCase().replace(/-/g, "_")}_EVENTS`,
+    allJobProg: `${ns}.job.*.prog.*`,
+    /** Progress chunks (job output as it is written): their own stream, short-lived and capped. */
+    progressStream: `${ns.toUpperCase().replace(/-/g, "_")}_PROGRESS`,
+    progressSubjects: [`${ns}.job.*.prog.*`],
     keysBucket: `${ns}_keys`,
     minionsBucket: `${ns}_minions`,
     /** Request ids the master has seen (replay protection); entries expire. */

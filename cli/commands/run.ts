@@ -7,6 +7,7 @@ import type { Client } from "../lib/client.js";
 import { parseBatchSize, parseBatchWait, runBatch, realClock, windowSize, type BatchResult, type BatchSize } from "../lib/batch.js";
 import { targetFlags, targetOf } from "../lib/target.js";
 import type { MatchReply, MatchRequest, PublishReply, PublishRequest } from "../../contracts/api.js";
+import { LinePrinter, ProgressFollower } from "../lib/progress.js";
 
 export default class Run extends StackCommand {
   static summary = "Run an execution module function on the targeted minions";
@@ -32,6 +33,7 @@ Exit status: 0 when every targeted minion answered with success, 1 otherwise, 2 
     "<%= config.bin %> run '*' cmd.run_all 'ls /nope' --out yaml",
     "<%= config.bin %> run '*' cmd.run 'systemctl restart app' --batch 2 --batch-wait 5",
     "<%= config.bin %> run 'web*' test.ping -b 25%",
+    "<%= config.bin %> run --stream 'web*' cmd.run 'apt-get -y upgrade' -t 600",
   ];
   static flags = {
     ...targetFlags,
@@ -40,6 +42,7 @@ Exit status: 0 when every targeted minion answered with success, 1 otherwise, 2 
     async: Flags.boolean({ description: "print the job id at once and do not wait: `natrium jobs show JID` has the returns later" }),
     batch: Flags.string({ char: "b", description: "run on at most N minions at a time, or a percentage of the targeted ones (e.g. 10 or 25%), as `salt -b`" }),
     "batch-wait": Flags.string({ description: "with --batch: seconds to wait after a minion returns before its slot starts the next one (default 0)" }),
+    stream: Flags.boolean({ description: "print the command's output as the minions write it (`web1: line`; cmd.* functions), then the returns", exclusive: ["async", "batch"] }),
   };
 
   async run(): Promise<RunResult | PublishReply | BatchResult> {
@@ -75,15 +78,50 @@ Exit status: 0 when every targeted minion answered with success, 1 otherwise, 2 
     const tty = human && process.stderr.isTTY;
     const out = flags.out as OutFormat;
     const clear = () => tty && process.stderr.write("\r\x1b[2K");
+    // --stream: live output first, the returns once the job is over (each after its output).
+    const live = flags.stream && human;
+    const printer = new LinePrinter((line, stream) => {
+      clear();
+      if (stream === "stderr") process.stderr.write(line + "\n");
+      else this.log(line);
+    });
+    let follower: Promise<ProgressFollower> | undefined;
+    const deferred: string[] = [];
     const result = await runJob(c, { tgt, tgt_type: tgtType, fun: args.fun, arg, kwarg, timeout: flags.timeout }, {
+      onPublished: (reply) => {
+        if (!live || !reply.minions.length) return;
+        follower = ProgressFollower.start(c, reply.jid, {
+          onChunk: (ch) => {
+            if (ch.dropped) this.logToStderr(`${ch.id}: [${ch.dropped} bytes of output not streamed; the return has them]`);
+            printer.push(ch);
+          },
+          onInvalid: (subject, reason) => this.warn(`ignored an invalid message on ${subject}: ${reason}`),
+        });
+        follower.catch(() => {});
+      },
       onAnswer: (a) => {
         if (!human) return;
+        if (live) {
+          deferred.push(formatAnswer(out, a.id, a.return));
+          return;
+        }
         clear();
         this.log(formatAnswer(out, a.id, a.return));
       },
-      onProgress: tty ? (n, total, ms) => process.stderr.write(`\r\x1b[2K[${n}/${total} returned, ${(ms / 1000).toFixed(1)}s]`) : undefined,
+      onProgress: tty && !live ? (n, total, ms) => process.stderr.write(`\r\x1b[2K[${n}/${total} returned, ${(ms / 1000).toFixed(1)}s]`) : undefined,
       onInvalid: (subject, reason) => this.warn(`ignored an invalid message on ${subject}: ${reason}`),
     });
+    if (follower) {
+      try {
+        const f = await follower;
+        await f.drain();
+        await f.stop();
+      } catch (err) {
+        this.warn(`live output unavailable: ${(err as Error).message}`);
+      }
+      printer.flush();
+    }
+    for (const d of deferred) this.log(d);
     if (human) {
       clear();
       if (result.minions.length === 0 && Object.keys(result.returns).length === 0) {

@@ -1,4 +1,4 @@
-import { jobPublished, jobReturned, jobDone, type JobPublished, type JobReturned, type JobDone } from "./job.js";
+import { jobPublished, jobReturned, jobDone, jobProgress, type JobPublished, type JobReturned, type JobDone, type JobProgress } from "./job.js";
 import { minionStarted, minionGrains, keyChanged, audited, type MinionStarted, type MinionGrains, type KeyChanged, type Audited } from "./minion.js";
 
 export * from "./job.js";
@@ -9,6 +9,7 @@ export const eventValidators = {
   "job.new": jobPublished,
   "job.ret": jobReturned,
   "job.done": jobDone,
+  "job.prog": jobProgress,
   "minion.start": minionStarted,
   "minion.grains": minionGrains,
   key: keyChanged,
@@ -16,7 +17,7 @@ export const eventValidators = {
 } as const;
 
 export type EventType = keyof typeof eventValidators;
-export type NatriumEvent = JobPublished | JobReturned | JobDone | MinionStarted | MinionGrains | KeyChanged | Audited;
+export type NatriumEvent = JobPublished | JobReturned | JobDone | JobProgress | MinionStarted | MinionGrains | KeyChanged | Audited;
 export type EventOf<T extends EventType> = Extract<NatriumEvent, { type: T }>;
 
 export function isEventType(t: string): t is EventType {

@@ -76,4 +76,30 @@ export const JobDone = event(
 export type JobDone = Static<typeof JobDone>;
 export const jobDone = validator("job.done event", JobDone);
 
+/** Most bytes of output one progress chunk carries (UTF-8); longer output is split into more chunks. */
+export const PROG_CHUNK_MAX = 16 * 1024;
+export const ProgStreams = ["stdout", "stderr"] as const;
+
+/**
+ * `{ns}.job.{jid}.prog.{minion}`, published by a minion while a job runs, signed by that
+ * minion's key: a piece of a command's output as it was written. Kept in the progress stream
+ * (not the events stream, not the job cache) for late viewers; the return still has it all.
+ */
+export const JobProgress = event(
+  "job.prog",
+  {
+    jid: Jid,
+    id: MinionId,
+    /** Chunk number within the job on this minion, from 0, without gaps unless chunks were dropped. */
+    seq: Type.Integer({ minimum: 0 }),
+    stream: Type.Union(ProgStreams.map((s) => Type.Literal(s))),
+    data: Type.String({ maxLength: PROG_CHUNK_MAX }),
+    /** Bytes of output the minion dropped since the previous chunk (NATS slow or unreachable, output too fast); absent normally. */
+    dropped: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  "A chunk of a running job's output (stdout or stderr), in order.",
+);
+export type JobProgress = Static<typeof JobProgress>;
+export const jobProgress = validator("job.prog event", JobProgress);
+
 export { Millis };

@@ -102,6 +102,50 @@ export async function ensureStream(jsm: JetStreamManager, s: Subjects, o: Stream
   }
 }
 
+export interface ProgressStreamOptions {
+  /** Seconds chunks are kept (must be > 0: progress is for watching, not for history). */
+  maxAgeSec: number;
+  /** Bytes the stream may hold; the oldest chunks go first. */
+  maxBytes: number;
+  replicas: number;
+}
+
+/**
+ * Create the progress stream (job output chunks), or bring its limits up to date. Its own
+ * stream, so chunks never reach the events stream's consumers (job cache, returners) and go
+ * away by age and size on their own.
+ */
+export async function ensureProgressStream(jsm: JetStreamManager, s: Subjects, o: ProgressStreamOptions): Promise<void> {
+  const maxAge = Math.max(1, o.maxAgeSec);
+  const cfg: Partial<StreamConfig> & { name: string } = {
+    name: s.progressStream,
+    subjects: s.progressSubjects,
+    storage: "file" as StreamConfig["storage"],
+    retention: "limits" as StreamConfig["retention"],
+    discard: "old" as StreamConfig["discard"],
+    max_age: maxAge * 1_000_000_000,
+    max_bytes: o.maxBytes,
+    duplicate_window: Math.min(maxAge, 120) * 1_000_000_000,
+    num_replicas: o.replicas,
+    max_msg_size: 64 * 1024,
+  };
+  await addOrUpdate(jsm, cfg);
+}
+
+async function addOrUpdate(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name: string }): Promise<void> {
+  try {
+    await jsm.streams.info(cfg.name);
+    await jsm.streams.update(cfg.name, cfg);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    try {
+      await jsm.streams.add(cfg);
+    } catch (e2) {
+      if (!/already in use|exists/i.test(String((e2 as Error).message))) throw e2;
+    }
+  }
+}
+
 function isNotFound(err: unknown): boolean {
   return /not found/i.test(String((err as Error)?.message ?? err));
 }

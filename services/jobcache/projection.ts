@@ -151,6 +151,9 @@ export function decide(m: RawMessage, trust: Trust, state: ProjectionState, prev
       who = "its signer";
       break;
     }
+    case "job.prog":
+      // The events stream does not capture progress subjects; a chunk here was put here by hand.
+      return refuse(AuditKinds.invalid, `job.prog event on ${m.subject}: progress chunks belong in the progress stream, not the events stream`);
     default:
       return assertNever(b);
   }
@@ -287,6 +290,8 @@ export function evolve(rows: Rows, state: ProjectionState, seq: number, o: Opene
         detail: { signer: o.signer, eid: b.eid, actor: b.actor, subject: b.subject, detail: b.detail },
         ts,
       });
+      return state;
+    case "job.prog":
       return state;
     default:
       return assertNever(b);

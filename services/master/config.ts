@@ -46,6 +46,8 @@ export const MasterConfig = Type.Object(
     command_ttl: Type.Number({ default: 300, minimum: 1, description: "seconds after publication during which a minion may still start a command" }),
     resume_window: Type.Number({ default: 3600, minimum: 0, description: "seconds back a (re)starting master looks for jobs it published and did not close, to close them; 0 turns this off" }),
     stream_max_age: Type.Number({ default: 0, minimum: 0, description: "hours the events stream keeps events; 0 keeps them until removed by hand" }),
+    progress_max_age: Type.Number({ default: 3600, minimum: 1, description: "seconds the progress stream keeps job output chunks (`natrium run --stream`, `natrium jobs watch`); the job's return keeps the whole output regardless" }),
+    progress_max_bytes: Type.Integer({ default: 256 * 1024 * 1024, minimum: 1024 * 1024, description: "bytes the progress stream may hold; the oldest chunks are dropped first" }),
     stream_replicas: Type.Integer({ default: 1, minimum: 1, maximum: 5, description: "JetStream replicas of the stream and buckets (3 in a cluster)" }),
   },
   { additionalProperties: false },

@@ -8,7 +8,7 @@ import { parseSubject, subjects, type ApiVerb, type Subjects } from "../../contr
 import { fingerprint } from "../../contracts/sign.js";
 import { masterKeyRecord, registryKeys, type MasterKeyRecord } from "../../contracts/registry.js";
 import { NatriumError } from "../../contracts/errors.js";
-import { ensureBuckets, ensureStream, serve } from "../common/bus.js";
+import { ensureBuckets, ensureProgressStream, ensureStream, serve } from "../common/bus.js";
 import { Auditor } from "../common/audit.js";
 import type { ServiceKeys } from "../common/keys.js";
 import type { Logger } from "../common/log.js";
@@ -34,6 +34,10 @@ export interface MasterOptions {
   autoAccept: boolean;
   commandTtl: number;
   streamMaxAgeHours: number;
+  /** Seconds the progress stream keeps output chunks (default 3600). */
+  progressMaxAgeSec?: number;
+  /** Bytes the progress stream may hold (default 256 MiB). */
+  progressMaxBytes?: number;
   replicas: number;
   /** Seconds back to look for this master's open jobs at start; 0 = off. */
   resumeWindowSec?: number;
@@ -82,6 +86,7 @@ export class Master {
     const jsm = await jetstreamManager(nc);
     const js = jetstream(nc);
     await ensureStream(jsm, s, { maxAgeSec: this.o.streamMaxAgeHours * 3600, replicas: this.o.replicas });
+    await ensureProgressStream(jsm, s, { maxAgeSec: this.o.progressMaxAgeSec ?? 3600, maxBytes: this.o.progressMaxBytes ?? 256 * 1024 * 1024, replicas: this.o.replicas });
     const kv = await ensureBuckets(nc, s, this.o.replicas);
     await this.registerMasterKey(kv.keys);
     await this.registry.start(kv.keys, kv.minions);

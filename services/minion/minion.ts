@@ -26,6 +26,7 @@ import { ExecError, JobAbortedError, JobTimeoutError, MinionBlackoutError } from
 import { Blackout, type BlackoutSettings } from "./blackout.js";
 import { JobQueue } from "./queue.js";
 import { Spool, SpoolEntry } from "./spool.js";
+import { progressPublisher, type Coalescer } from "./progress.js";
 
 export interface MinionOptions {
   nc: NatsConnection;
@@ -117,7 +118,7 @@ export class Minion implements HostedMinion {
   private pinned: string | undefined;
   private refusedMaster = new Set<string>();
   /** Counters for tests and `saltutil`-style introspection; cheap enough to keep always. */
-  readonly stats = { received: 0, started: 0, refused: {} as Record<string, number> };
+  readonly stats = { received: 0, started: 0, refused: {} as Record<string, number>, progress: { chunks: 0, bytes: 0, droppedChunks: 0, droppedBytes: 0 } };
 
   constructor(private readonly opts: MinionOptions) {
     this.id = opts.id;
@@ -399,6 +400,8 @@ export class Minion implements HostedMinion {
     let error: { code: string; message: string } | undefined;
     const log = this.log.child({ jid, fun });
     log.debug("job started");
+    // Made on the first output, so a job that streams nothing costs nothing.
+    let live: Coalescer | undefined;
     try {
       if (!this.blackout.allows(fun)) throw new MinionBlackoutError(fun);
       const fn = await this.modules.resolve(fun);
@@ -410,6 +413,10 @@ export class Minion implements HostedMinion {
         signal: entry.ac.signal,
         log,
         setRetcode: (c) => { retcode = Math.trunc(c); },
+        progress: (stream, data) => {
+          live ??= progressPublisher(this.host.nc, this.host.s, jid, this.id, this.keys.sign);
+          live.write(stream, data);
+        },
         modules: this.modules,
         setGrain: (key, value) => this.setGrain(key, value),
       };
@@ -427,6 +434,16 @@ export class Minion implements HostedMinion {
       log.debug("job failed", { error: e });
     } finally {
       clearTimeout(timer);
+      if (live) {
+        // The rest of the output goes before the return, on the same connection, so in order.
+        live.end();
+        const p = this.stats.progress;
+        p.chunks += live.stats.chunks;
+        p.bytes += live.stats.bytes;
+        p.droppedChunks += live.stats.droppedChunks;
+        p.droppedBytes += live.stats.droppedBytes;
+        if (live.stats.droppedBytes) log.warn("live output dropped (NATS slow or unreachable, or output too fast); the return has all of it", { dropped_bytes: live.stats.droppedBytes });
+      }
     }
     const end = Date.now();
     const body: JobReturned = {

@@ -202,6 +202,45 @@ test("e2e - natrium up, then the CLI runs jobs and reads history without flags",
       assert.deepEqual(data.minions, ["web1", "web2"]);
     });
 
+    await t.test("run --stream prints output lines as they come, then the return; jobs watch replays a job's output", async () => {
+      // run --stream: each line prefixed with the minion id while the command still runs.
+      const p = spawn(process.execPath, [BIN, "run", "--stream", "web1", "cmd.run", "for i in 1 2 3; do echo l$i; sleep 0.6; done"], { cwd: work, env: cleanEnv, stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      let err = "";
+      let firstAt = 0;
+      p.stdout.on("data", (d) => {
+        out += d;
+        if (!firstAt && out.includes("web1: l1")) firstAt = Date.now();
+      });
+      p.stderr.on("data", (d) => (err += d));
+      const code = await new Promise<number | null>((res) => p.on("exit", res));
+      const endAt = Date.now();
+      assert.equal(code, 0, err);
+      assert.ok(firstAt && endAt - firstAt > 800, `the first line came ${endAt - firstAt} ms before the end`);
+      const lines = out.split("\n");
+      assert.deepEqual(lines.slice(0, 3), ["web1: l1", "web1: l2", "web1: l3"], out);
+      assert.match(out.split("\n").slice(3).join("\n"), /web1:[\s\S]*l1[\s\S]*l3/, "then the return as usual");
+
+      // jobs watch, after the job: the output from the start, stderr on stderr; exits at done.
+      const a = await cliJson<PublishReply>(["run", "web2", "cmd.run", "echo a; echo b >&2; echo c", "--async"], opts);
+      await waitFor("the job's return in the job cache", async () => {
+        const { data } = await cliJson<JobReply>(["jobs", "show", a.data.jid], opts);
+        return data.returns.length === 1 && data.done_reason ? data : undefined;
+      }, 30_000, 300);
+      const w = await cli(["jobs", "watch", a.data.jid], opts);
+      assert.equal(w.code, 0, w.stderr);
+      assert.deepEqual(w.stdout.trim().split("\n"), ["web2: a", "web2: c"]);
+      assert.match(w.stderr, /^web2: b$/m);
+      const wj = await cliJson<{ done: boolean; chunks: { id: string; stream: string; data: string }[] }>(["jobs", "watch", a.data.jid], opts);
+      assert.equal(wj.data.done, true);
+      // stdout and stderr are two pipes: their relative order is the kernel's, each one's is kept.
+      assert.equal(wj.data.chunks.filter((c) => c.stream === "stdout").map((c) => c.data).join(""), "a\nc\n");
+      assert.equal(wj.data.chunks.filter((c) => c.stream === "stderr").map((c) => c.data).join(""), "b\n");
+      const none = await cli(["jobs", "watch", "20200101000000000000"], opts);
+      assert.equal(none.code, 2);
+      assert.match(oneLine(none.stderr), /job 20200101000000000000 is not in the events stream/);
+    });
+
     await t.test("jobs list filters, one minion's history, and two runs compared", async () => {
       const { data: again } = await cliJson<RunResult>(["run", "web*", "test.echo", "history2"], opts);
       await waitFor("the second run in the job cache", async () => {

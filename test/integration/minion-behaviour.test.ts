@@ -223,3 +223,21 @@ test("minion spool - a minion kill -9'd while offline delivers its spooled retur
   second.p.kill("SIGTERM");
   assert.equal(await second.exited, 0);
 });
+
+test("live output - NATS going away mid-command neither stalls nor kills it: chunks are dropped and counted, the return has everything", async () => {
+  const spoolDir = join(mkdtempSync(join(tmp, "live-")), "spool");
+  const { d, minion } = await setup({ id: "live1", spoolDir, spoolAfterMs: 200 });
+  const seen: string[] = [];
+  d.nc.subscribe(d.s.allJobProg, { callback: (_e, m) => { seen.push(m.subject); } });
+  const { jid } = await d.publish({ fun: "cmd.run", arg: ["for i in $(seq 1 30); do echo line$i; sleep 0.1; done"], timeout: 60 });
+  await waitFor("the first chunk", () => seen.length > 0 || undefined, 10_000);
+  await nats.kill();
+  await new Promise((r) => setTimeout(r, 1500));
+  await nats.start();
+  const r = await d.ret(jid, "live1", 60_000);
+  assert.equal(r.success, true);
+  assert.equal(r.return, Array.from({ length: 30 }, (_, i) => `line${i + 1}`).join("\n"), "the return has the whole output");
+  assert.ok(r.duration_ms < 8000, `the command was not held up by NATS (${r.duration_ms} ms for ~3 s of work)`);
+  assert.ok(minion.stats.progress.droppedChunks > 0 && minion.stats.progress.droppedBytes > 0, JSON.stringify(minion.stats.progress));
+  assert.ok(minion.stats.progress.chunks > 0);
+});

@@ -165,6 +165,19 @@ test("nats lockdown - the generated config, real daemons, and each forbidden pub
       assert.deepEqual(after.data.jobs.map((j) => j.jid).sort(), jobs.jobs.map((j) => j.jid).sort());
     });
 
+    await t.test("live output: a minion streams through its own prog subject; the admin and a user read the progress stream", async () => {
+      const r = await cli(["run", "--stream", "m1", "cmd.run", "echo one; echo two"], opts);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(r.stdout.split("\n").slice(0, 2), ["m1: one", "m1: two"], r.stdout);
+      const jid = await waitFor("the cmd.run job in the job cache", async () => {
+        const { data } = await cliJson<JobsReply>(["jobs", "list"], opts);
+        return data.jobs.find((j) => j.fun === "cmd.run")?.jid;
+      }, 30_000, 300);
+      const w = await cli(["jobs", "watch", jid, "--key", join(work, "alice.sign"), "--as", "alice", "--url", url, "--ns", s.ns, "--timeout", "20"], { cwd: work, env });
+      assert.equal(w.code, 0, w.stderr);
+      assert.deepEqual(w.stdout.trim().split("\n"), ["m1: one", "m1: two"]);
+    });
+
     // Observe everything in the namespace as the master does, to prove refused messages never arrive.
     const masterKeys = loadOrCreateKeys(pki, "master");
     const observer = await as(url, s, { role: "master" }, nkeySeedOf(masterKeys.sign.seed));
@@ -204,6 +217,9 @@ test("nats lockdown - the generated config, real daemons, and each forbidden pub
         await publishRefused(u, s.audit("denied"));
         await publishRefused(u, s.minionStart("m9"));
         await publishRefused(u, `$JS.API.STREAM.PURGE.${s.stream}`);
+        await publishRefused(u, s.jobProg(JID, "m1"));
+        await publishRefused(u, `$JS.API.STREAM.PURGE.${s.progressStream}`);
+        await publishRefused(u, `$JS.API.STREAM.DELETE.${s.progressStream}`);
         await publishRefused(u, `$JS.API.STREAM.DELETE.KV_${s.keysBucket}`);
         await publishRefused(u, `$KV.${s.keysBucket}.master`);
         // History only through the master, which narrows it to the user's own jobs.

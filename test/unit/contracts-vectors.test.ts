@@ -116,6 +116,10 @@ for (const e of eventsFile.events) {
         assert.equal(e.subject, s.jobDone(b.jid));
         assert.equal(b.eid, eventIds.jobDone(b.jid));
         break;
+      case "job.prog":
+        assert.equal(e.subject, s.jobProg(b.jid, b.id));
+        assert.equal(b.eid, eventIds.jobProg(b.jid, b.id, b.seq));
+        break;
       case "minion.start":
         assert.equal(e.subject, s.minionStart(b.id));
         assert.equal(b.pub, e.public_key_b64, "minion.start is signed by the key it presents");

@@ -109,6 +109,16 @@ export function fixedEvents(): { name: string; signer: "master" | "minion"; subj
       },
     },
     {
+      name: "job.prog",
+      signer: "minion",
+      subject: s.jobProg(JID, MINION),
+      note: "Live output of a running command: chunk 0 of stdout (progress stream only; the return has the whole output).",
+      body: {
+        v: 1, type: "job.prog", eid: eventIds.jobProg(JID, MINION, 0), ts: TS + 15,
+        jid: JID, id: MINION, seq: 0, stream: "stdout", data: " 08:26:15 up 3 days,\n",
+      },
+    },
+    {
       name: "job.done",
       signer: "master",
       subject: s.jobDone(JID),

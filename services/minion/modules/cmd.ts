@@ -6,6 +6,9 @@
 //   timeout  seconds; the command (its whole process group) is killed after that
 //   stdin    text written to the command's standard input
 //   rstrip   strip trailing whitespace from the output (default true)
+//   progress stream the output live on the job's progress subject as it is written
+//            (default true; `natrium run --stream` and `natrium jobs watch` show it). The
+//            return has the whole output either way; progress=False sends nothing while it runs
 // `python_shell` is accepted as Salt's name for `shell`.
 // Example: natrium run '*' cmd.run 'df -h /' timeout=10
 
@@ -15,7 +18,7 @@ import type { ExecContext } from "./index.js";
 import { ArgumentError, ExecError } from "../errors.js";
 import { asBool, asNumber, asString, onlyKwargs, param } from "../args.js";
 
-const OPTIONS = ["cmd", "cwd", "env", "shell", "python_shell", "timeout", "stdin", "rstrip"] as const;
+const OPTIONS = ["cmd", "cwd", "env", "shell", "python_shell", "timeout", "stdin", "rstrip", "progress"] as const;
 /** Output kept per stream; more is dropped (a return must fit a NATS message anyway). */
 const MAX_OUTPUT = 8 * 1024 * 1024;
 
@@ -97,6 +100,7 @@ export async function _execute(ctx: ExecContext, args: unknown[], kwargs: Record
   const timeout = kwargs.timeout === undefined || kwargs.timeout === null ? 0 : asNumber(fun, "timeout", kwargs.timeout);
   if (timeout < 0) throw new ArgumentError(fun, `"timeout" must be positive, got ${timeout}`);
   const rstrip = asBool(fun, "rstrip", kwargs.rstrip, true);
+  const live = asBool(fun, "progress", kwargs.progress, true) ? ctx.progress?.bind(ctx) : undefined;
   let env: NodeJS.ProcessEnv = process.env;
   if (kwargs.env !== undefined && kwargs.env !== null) {
     if (typeof kwargs.env !== "object" || Array.isArray(kwargs.env)) throw new ArgumentError(fun, '"env" must be a map of names to values');
@@ -142,10 +146,12 @@ export async function _execute(ctx: ExecContext, args: unknown[], kwargs: Record
     child.stdout!.on("data", (d: Buffer) => {
       if (outLen < MAX_OUTPUT) { out.push(d); merged.push(d); }
       outLen += d.length;
+      live?.("stdout", d);
     });
     child.stderr!.on("data", (d: Buffer) => {
       if (errLen < MAX_OUTPUT) { err.push(d); merged.push(d); }
       errLen += d.length;
+      live?.("stderr", d);
     });
     if (stdin !== undefined) {
       child.stdin!.on("error", () => {}); // the command may exit without reading it all

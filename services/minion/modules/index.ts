@@ -24,6 +24,12 @@ export interface ExecContext {
   /** Aborted when the job times out or the minion shuts down; modules stop their work then. */
   signal: AbortSignal;
   log: Logger;
+  /**
+   * Live output: hand output here as it is written and the minion sends it, in chunks, on the
+   * job's progress subject (best effort; the return must still carry the full output).
+   * Absent where nothing listens (tests, tools).
+   */
+  progress?(stream: "stdout" | "stderr", data: Buffer | string): void;
   /** Set the job's retcode (e.g. a command's exit status); success is retcode 0. */
   setRetcode(code: number): void;
   /** The loader, for modules that describe the others (sys). */
