@@ -42,7 +42,11 @@ export interface MasterOptions {
   users?: Record<string, UserConfig>;
   /** Salt's nodegroups: name -> compound expression or list of ids; expanded before publishing. */
   nodegroups?: Nodegroups;
-  /** Seconds a find_job waits for answers when a job times out with minions silent (Salt's gather_job_timeout); 0: off. Default 10. */
+  /**
+   * Seconds a find_job waits for answers when a job times out with minions silent (Salt's
+   * gather_job_timeout); 0 or absent: off, the timeout closes the job. The daemon passes the
+   * config key gather_job_timeout (default 10).
+   */
   gatherJobTimeoutSec?: number;
   /** Seconds after publication the master waits at most for minions that still run a job. Default 3600. */
   jobMaxWaitSec?: number;
@@ -115,7 +119,7 @@ export class Master {
       published: (jid: string) => this.tracker.published(jid),
     };
     this.tracker = new JobTracker(js, s, this.keys.sign, this.registry, audit, log, {
-      gatherJobTimeoutSec: this.o.gatherJobTimeoutSec ?? 10,
+      gatherJobTimeoutSec: this.o.gatherJobTimeoutSec ?? 0,
       jobMaxWaitSec: this.o.jobMaxWaitSec ?? 3600,
       // Salt's way: ask the silent minions whether they still run the job.
       probe: async (parent, minions, timeoutSec, onJid) => {
