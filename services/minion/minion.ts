@@ -78,6 +78,9 @@ interface JobEntry extends RunningJob {
   pids: Set<number>;
 }
 
+/** saltutil functions that run outside process_count_max: instant, and about the other jobs. */
+const JOB_CONTROL = new Set(["saltutil.running", "saltutil.find_job", "saltutil.kill_job", "saltutil.term_job", "saltutil.signal_job"]);
+
 /** Signals that end a process by default: one of these ends a job that started no process. */
 const ENDING = new Set<string>(["SIGKILL", "SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGABRT", "SIGALRM", "SIGUSR1", "SIGUSR2", "SIGPIPE"]);
 
@@ -407,6 +410,11 @@ export class Minion implements HostedMinion {
     const finished = new Promise<void>((r) => (done = r));
     const entry: JobEntry = { jid: job.jid, fun: job.fun, start: Date.now(), job, ac: new AbortController(), finished, queued: true, done, pids: new Set() };
     this.jobs.set(job.jid, entry);
+    // Job control answers at once and must not wait behind the jobs it is about.
+    if (JOB_CONTROL.has(job.fun)) {
+      void this.launch(entry);
+      return;
+    }
     if (!this.queue.push(entry)) {
       this.log.debug("process_count_max reached: job queued", { jid: job.jid, fun: job.fun, running: this.queue.running, queued: this.queue.queued.length });
     }

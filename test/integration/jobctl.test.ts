@@ -167,18 +167,22 @@ test("jobctl - term_job ends a job; a job with no process (test.sleep) is killed
   assert.match(String(b.return), /unknown signal "SIGNOPE"/);
 });
 
-test("jobctl - a job waiting for a process_count_max slot is taken out of the queue when killed", async () => {
+test("jobctl - job control runs outside process_count_max; a queued job that is killed leaves the queue", async () => {
   const { d, minion } = await setup({ processCountMax: 1 });
   const { jid: a } = await d.publish({ fun: "test.sleep", arg: [600] });
   await waitFor("the first job to run", () => minion.running().length === 1 || undefined, 5000, 20);
   const { jid: c } = await d.publish({ fun: "test.sleep", arg: [600] });
   await waitFor("the second job to be queued", () => minion.queued().some((j) => j.jid === c) || undefined, 5000, 20);
-  assert.equal(minion.jobTable().find((j) => j.jid === c)?.queued, true);
-  // (saltutil.kill_job itself would queue behind it with one slot: the table is used directly.)
-  assert.equal(minion.signalJob(c, "SIGKILL", "saltutil.kill_job")?.aborted, true);
+  // With the only slot taken, saltutil still answers at once.
+  const { jid: rj } = await d.publish({ fun: "saltutil.running" });
+  const table = (await d.ret(rj, minion.id)).return as { jid: string; queued: boolean }[];
+  assert.deepEqual(table.map((j) => [j.jid, j.queued]), [[a, false], [c, true]]);
+  const { jid: kc } = await d.publish({ fun: "saltutil.kill_job", arg: [c] });
+  assert.equal(((await d.ret(kc, minion.id)).return as { killed: boolean }).killed, true);
   assert.equal((await d.ret(c, minion.id)).return, "job killed by saltutil.kill_job (SIGKILL)");
   assert.deepEqual(minion.queued(), []);
   assert.deepEqual(minion.running().map((j) => j.jid), [a], "the running job goes on");
-  minion.signalJob(a, "SIGKILL", "saltutil.kill_job");
+  const { jid: ka } = await d.publish({ fun: "saltutil.kill_job", arg: [a] });
+  await d.ret(ka, minion.id);
   assert.equal((await d.ret(a, minion.id)).error?.code, "job_killed");
 });
