@@ -2,8 +2,8 @@
 // or when the timeout passes. When it passes with minions silent, the master asks them, as Salt
 // does, whether they still run the job (a saltutil.find_job job that waits gather_job_timeout
 // seconds) and keeps waiting for those that do, up to job_max_wait after publication; the
-// done event names the minions still running then (`running`). Returns are counted only when they verify against the minion's
-// accepted key, so a forged return cannot close a job early.
+// done event names the minions still running then (`running`). Returns are counted only when
+// they verify against the minion's accepted key, so a forged return cannot close a job early.
 
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Msg } from "@nats-io/transport-node";
@@ -153,8 +153,9 @@ export class JobTracker {
     });
   }
 
+  /** A find_job is never followed by another (one resumed after a restart is known by its fun). */
   private isProbe(jid: string): boolean {
-    return this.probeJobs.has(jid);
+    return this.probeJobs.has(jid) || this.jobs.get(jid)?.job.fun === "saltutil.find_job";
   }
 
   /** A minion's saltutil.find_job return for `parent`: a non-empty entry means it still runs it. */
