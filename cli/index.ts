@@ -6,10 +6,13 @@ import CacheRebuild from "./commands/cache/rebuild.js";
 import CacheStatus from "./commands/cache/status.js";
 import EventsTail from "./commands/events/tail.js";
 import JobcacheCmd from "./commands/jobcache.js";
+import JobsActive from "./commands/jobs/active.js";
 import JobsDiff from "./commands/jobs/diff.js";
+import JobsKill from "./commands/jobs/kill.js";
 import JobsList from "./commands/jobs/list.js";
 import JobsMinion from "./commands/jobs/minion.js";
 import JobsShow from "./commands/jobs/show.js";
+import JobsSignal from "./commands/jobs/signal.js";
 import JobsWatch from "./commands/jobs/watch.js";
 import KeysAccept from "./commands/keys/accept.js";
 import KeysDelete from "./commands/keys/delete.js";
@@ -30,10 +33,13 @@ export const COMMANDS = {
   "cache:status": CacheStatus,
   "events:tail": EventsTail,
   jobcache: JobcacheCmd,
+  "jobs:active": JobsActive,
   "jobs:diff": JobsDiff,
+  "jobs:kill": JobsKill,
   "jobs:list": JobsList,
   "jobs:minion": JobsMinion,
   "jobs:show": JobsShow,
+  "jobs:signal": JobsSignal,
   "jobs:watch": JobsWatch,
   "keys:accept": KeysAccept,
   "keys:delete": KeysDelete,

@@ -129,6 +129,8 @@ export const JobReply = Type.Object({
   minions: Type.Array(Type.String()),
   missing: Type.Array(Type.String()),
   done_reason: Type.Union([Type.String(), Type.Null()]),
+  /** Of `missing`, the minions still running the job when the master stopped waiting (job.done's `running`); the rest did not respond. */
+  running: Type.Optional(Type.Array(Type.String())),
   returns: Type.Array(ReturnRow),
 });
 export type JobReply = Static<typeof JobReply>;

@@ -36,6 +36,8 @@ export const jobs = pgTable(
     doneReason: text("done_reason"),
     missing: text("missing").array(),
     unexpected: text("unexpected").array(),
+    /** Of `missing`, the minions still running the job when the master stopped waiting (job.done's `running`). */
+    running: text("running").array(),
     /** Stream sequences of the job.new and job.done events. */
     seq: seqCol("seq").notNull(),
     doneSeq: seqCol("done_seq"),

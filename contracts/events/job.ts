@@ -70,6 +70,12 @@ export const JobDone = event(
     /** Minions that returned although they were not expected (self-selected, or new since). */
     unexpected: Type.Array(MinionId),
     reason: Type.Union(DoneReasons.map((r) => Type.Literal(r))),
+    /**
+     * Of `missing`, the minions that still ran the job when the master stopped waiting (they
+     * answered saltutil.find_job; job_max_wait passed). The others of `missing` did not respond.
+     * Absent when there are none.
+     */
+    running: Type.Optional(Type.Array(MinionId)),
   },
   "A job closed: who returned and who did not.",
 );

@@ -65,6 +65,7 @@ export interface DoneUpdate {
   doneReason: string;
   missing: string[];
   unexpected: string[];
+  running: string[] | null;
   doneSeq: number;
 }
 
@@ -264,7 +265,7 @@ export function evolve(rows: Rows, state: ProjectionState, seq: number, o: Opene
       return state;
     case "job.done":
       if (!rows.done.some((d) => d.jid === b.jid)) {
-        rows.done.push({ jid: b.jid, finished: ts, doneReason: b.reason, missing: b.missing, unexpected: b.unexpected, doneSeq: seq });
+        rows.done.push({ jid: b.jid, finished: ts, doneReason: b.reason, missing: b.missing, unexpected: b.unexpected, running: b.running ?? null, doneSeq: seq });
       }
       return state;
     case "key": {

@@ -140,6 +140,7 @@ export async function showJob(db: Db, jid: string): Promise<JobReply> {
     minions: j.expected,
     missing: j.missing ?? j.expected.filter((m) => !returned.has(m)),
     done_reason: j.doneReason,
+    ...(j.running?.length ? { running: j.running } : {}),
     returns,
   };
 }

@@ -83,7 +83,7 @@ async function applyUpdates(tx: Tx, rows: Rows): Promise<void> {
   for (const d of rows.done) {
     await tx
       .update(jobs)
-      .set({ finished: d.finished, doneReason: d.doneReason, missing: d.missing, unexpected: d.unexpected, doneSeq: d.doneSeq })
+      .set({ finished: d.finished, doneReason: d.doneReason, missing: d.missing, unexpected: d.unexpected, running: d.running, doneSeq: d.doneSeq })
       .where(and(eq(jobs.jid, d.jid), isNull(jobs.finished)));
   }
   for (const c of chunks(rows.minions)) {

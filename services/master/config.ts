@@ -43,6 +43,19 @@ export const MasterConfig = Type.Object(
       maximum: 3600,
       description: "seconds a signed request stays valid (clock skew allowed both ways); request ids are remembered twice as long to refuse replays",
     }),
+    gather_job_timeout: Type.Number({
+      default: 10,
+      minimum: 0,
+      maximum: 3600,
+      description:
+        "seconds the master waits for answers when it asks minions that have not returned by a job's timeout whether they still run it (saltutil.find_job, Salt's name); it waits on for those that do. 0: no asking, the timeout closes the job",
+    }),
+    job_max_wait: Type.Number({
+      default: 3600,
+      minimum: 1,
+      maximum: 604_800,
+      description: "seconds after publication after which the master stops waiting for minions that still run a job; the job's done event names them as running",
+    }),
     command_ttl: Type.Number({ default: 300, minimum: 1, description: "seconds after publication during which a minion may still start a command" }),
     resume_window: Type.Number({ default: 3600, minimum: 0, description: "seconds back a (re)starting master looks for jobs it published and did not close, to close them; 0 turns this off" }),
     stream_max_age: Type.Number({ default: 0, minimum: 0, description: "hours the events stream keeps events; 0 keeps them until removed by hand" }),

@@ -16,6 +16,7 @@ import { MinionRegistry } from "./registry.js";
 import { KeyKeeper } from "./keykeeper.js";
 import { Publisher } from "./publisher.js";
 import { JobTracker } from "./tracker.js";
+import type { JobPublished } from "../../contracts/events/job.js";
 import { findOpenJobs } from "./recovery.js";
 import { handleAudit, handleJob, handleJobs } from "./history.js";
 import { Gate, type UserConfig } from "./gate.js";
@@ -45,6 +46,14 @@ export interface MasterOptions {
   users?: Record<string, UserConfig>;
   /** Salt's nodegroups: name -> compound expression or list of ids; expanded before publishing. */
   nodegroups?: Nodegroups;
+  /**
+   * Seconds a find_job waits for answers when a job times out with minions silent (Salt's
+   * gather_job_timeout); 0 or absent: off, the timeout closes the job. The daemon passes the
+   * config key gather_job_timeout (default 10).
+   */
+  gatherJobTimeoutSec?: number;
+  /** Seconds after publication the master waits at most for minions that still run a job. Default 3600. */
+  jobMaxWaitSec?: number;
   /** Seconds a signed request stays valid. */
   requestWindowSec?: number;
   /** The admin key's public key: requests it signs may do everything. */
@@ -109,7 +118,25 @@ export class Master {
         }
       }, log, false);
     const publisher = new Publisher(js, s, this.keys.sign, this.registry, { masterId: this.o.id, defaultTimeout: this.o.timeout, commandTtl: this.o.commandTtl, nodegroups }, log);
-    this.tracker = new JobTracker(js, s, this.keys.sign, this.registry, audit, log);
+    const hooks = {
+      track: (job: JobPublished) => this.tracker.track(job),
+      untrack: (jid: string) => this.tracker.forget(jid),
+      published: (jid: string) => this.tracker.published(jid),
+    };
+    this.tracker = new JobTracker(js, s, this.keys.sign, this.registry, audit, log, {
+      gatherJobTimeoutSec: this.o.gatherJobTimeoutSec ?? 0,
+      jobMaxWaitSec: this.o.jobMaxWaitSec ?? 3600,
+      // Salt's way: ask the silent minions whether they still run the job.
+      probe: async (parent, minions, timeoutSec, onJid) => {
+        await publisher.internal({ fun: "saltutil.find_job", arg: [parent.jid], minions, timeout: timeoutSec, user: parent.user }, {
+          ...hooks,
+          track: (job) => {
+            onJid(job.jid);
+            hooks.track(job);
+          },
+        });
+      },
+    });
 
     // Returns are watched on a core subscription: every master sees every return and keeps only
     // its own jobs; a subscription made before the first publish cannot miss a return.
@@ -121,11 +148,7 @@ export class Master {
     }
 
     serveSigned("publish", async (body, who) => {
-      const { reply } = await publisher.publish(body, who, {
-        track: (job) => this.tracker.track(job),
-        untrack: (jid) => this.tracker.forget(jid),
-        published: (jid) => this.tracker.published(jid),
-      });
+      const { reply } = await publisher.publish(body, who, hooks);
       return reply;
     });
     serveSigned("keys", async (body, who) => {

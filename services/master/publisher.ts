@@ -62,6 +62,25 @@ export class Publisher {
     // Checked against the minions the target resolves to, before a job exists.
     checkPublish(who, req.fun, minions, Array.isArray(req.tgt) ? req.tgt.join(",") : req.tgt);
     const timeout = req.timeout ?? this.opts.defaultTimeout;
+    const job = await this.create({ fun: req.fun, arg: req.arg, kwarg: req.kwarg, tgt, tgt_type, user: who.user, minions, timeout, ret: req.ret ?? [] }, hooks);
+    return { reply: { jid: job.jid, minions, timeout, created: job.ts }, job };
+  }
+
+  /**
+   * A job the master runs on its own behalf (saltutil.find_job when a job's timeout passes):
+   * no request and no ACL; `user` is the user of the job it is about.
+   */
+  async internal(
+    p: { fun: string; arg: unknown[]; minions: string[]; timeout: number; user: string },
+    hooks: { track(job: JobPublished): void; untrack(jid: string): void; published(jid: string): void },
+  ): Promise<JobPublished> {
+    return this.create({ fun: p.fun, arg: p.arg, kwarg: {}, tgt: [...p.minions], tgt_type: "list", user: p.user, minions: [...p.minions].sort(), timeout: p.timeout, ret: [] }, hooks);
+  }
+
+  private async create(
+    f: Pick<JobPublished, "fun" | "arg" | "kwarg" | "tgt" | "tgt_type" | "user" | "minions" | "timeout" | "ret">,
+    hooks: { track(job: JobPublished): void; untrack(jid: string): void; published(jid: string): void },
+  ): Promise<JobPublished> {
     let jid = newJid();
     for (let attempt = 0; ; attempt++) {
       const now = Date.now();
@@ -71,17 +90,17 @@ export class Publisher {
         eid: eventIds.jobNew(jid),
         ts: now,
         jid,
-        fun: req.fun,
-        arg: req.arg,
-        kwarg: req.kwarg,
-        tgt,
-        tgt_type,
-        user: who.user,
+        fun: f.fun,
+        arg: f.arg,
+        kwarg: f.kwarg,
+        tgt: f.tgt,
+        tgt_type: f.tgt_type,
+        user: f.user,
         master: this.opts.masterId,
-        minions,
-        timeout,
+        minions: f.minions,
+        timeout: f.timeout,
         expires: now + this.opts.commandTtl * 1000,
-        ret: req.ret ?? [],
+        ret: f.ret,
       };
       const ev = seal(this.s.jobNew(jid), job, this.key);
       hooks.track(job);
@@ -97,8 +116,8 @@ export class Publisher {
       if (ack.duplicate) hooks.untrack(jid);
       else {
         hooks.published(jid);
-        this.log.info("job published", { jid, fun: job.fun, tgt: job.tgt, expected: minions.length, user: job.user });
-        return { reply: { jid, minions, timeout, created: now }, job };
+        this.log.info("job published", { jid, fun: job.fun, tgt: job.tgt, expected: job.minions.length, user: job.user });
+        return job;
       }
       // Another master took this jid inside the dedupe window: take the next one.
       if (attempt > 100) throw new NatriumError("jid_exhausted", "could not allocate a unique jid");

@@ -45,3 +45,10 @@ export class MinionBlackoutError extends ExecError {
     super("minion_blackout", `minion in blackout: ${fun} is not in minion_blackout_whitelist`, 1);
   }
 }
+
+/** The job was ended by a signal sent through saltutil (kill_job, term_job, signal_job). */
+export class JobKilledError extends ExecError {
+  constructor(readonly jid: string, readonly by: string, readonly signal: string) {
+    super("job_killed", `job killed by ${by} (${signal})`, 1);
+  }
+}

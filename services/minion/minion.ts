@@ -21,8 +21,8 @@ import { MinionHost, type Command, type HostedMinion, type HostOptions } from ".
 import { SeenJids, normFinger, toWire } from "./guards.js";
 import { collectGrains, natriumVersion, type Grains } from "./grains.js";
 import { CustomGrains } from "./custom-grains.js";
-import { ModuleLoader, type ExecContext } from "./modules/index.js";
-import { ExecError, JobAbortedError, JobTimeoutError, MinionBlackoutError } from "./errors.js";
+import { ModuleLoader, type ExecContext, type JobControl, type JobInfo, type SignalOutcome } from "./modules/index.js";
+import { ExecError, JobAbortedError, JobKilledError, JobTimeoutError, MinionBlackoutError } from "./errors.js";
 import { Blackout, type BlackoutSettings } from "./blackout.js";
 import { JobQueue } from "./queue.js";
 import { Spool, SpoolEntry } from "./spool.js";
@@ -78,7 +78,15 @@ interface JobEntry extends RunningJob {
   /** Waiting for a process_count_max slot. */
   queued: boolean;
   done: () => void;
+  /** Process groups the job started (cmd.*), registered through ExecContext.jobs. */
+  pids: Set<number>;
 }
+
+/** saltutil functions that run outside process_count_max: instant, and about the other jobs. */
+const JOB_CONTROL = new Set(["saltutil.running", "saltutil.find_job", "saltutil.kill_job", "saltutil.term_job", "saltutil.signal_job"]);
+
+/** Signals that end a process by default: one of these ends a job that started no process. */
+const ENDING = new Set<string>(["SIGKILL", "SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGABRT", "SIGALRM", "SIGUSR1", "SIGUSR2", "SIGPIPE"]);
 
 let sharedLoader: ModuleLoader | undefined;
 
@@ -181,6 +189,51 @@ export class Minion implements HostedMinion {
   /** Jobs waiting for a process_count_max slot, oldest first (`start`: when each arrived). */
   queued(): RunningJob[] {
     return this.queue.queued.map(({ jid, fun, start }) => ({ jid, fun, start }));
+  }
+
+  /** Jobs running or queued, with their arguments and processes (saltutil.running). */
+  jobTable(): JobInfo[] {
+    return [...this.jobs.values()].map((e) => this.info(e));
+  }
+
+  private info(e: JobEntry): JobInfo {
+    const j = e.job;
+    return { jid: e.jid, fun: e.fun, arg: j.arg, kwarg: j.kwarg, tgt: j.tgt, tgt_type: j.tgt_type, user: j.user, pid: process.pid, pids: [...e.pids], start: e.start, queued: e.queued };
+  }
+
+  /**
+   * Send `sig` to the processes of job `jid` (saltutil.signal_job and friends); see
+   * JobControl.signal. A queued job is taken out of the queue and ended.
+   */
+  signalJob(jid: string, sig: NodeJS.Signals, by: string, abort = false): SignalOutcome | undefined {
+    const e = this.jobs.get(jid);
+    if (!e) return undefined;
+    const pids = [...e.pids];
+    for (const pid of pids) signalGroup(pid, sig);
+    const end = abort || sig === "SIGKILL" || e.queued || (pids.length === 0 && ENDING.has(sig));
+    if (end && !e.ac.signal.aborted) {
+      this.log.warn("job killed", { jid, fun: e.fun, by, signal: sig, pids });
+      e.ac.abort(new JobKilledError(jid, by, sig));
+      if (e.queued && this.queue.remove(e)) void this.launch(e);
+    } else {
+      this.log.info("job signalled", { jid, fun: e.fun, by, signal: sig, pids });
+    }
+    return { jid, signal: sig, pids, aborted: end };
+  }
+
+  private control(entry: JobEntry): JobControl {
+    return {
+      list: () => this.jobTable(),
+      find: (jid) => {
+        const e = this.jobs.get(jid);
+        return e && this.info(e);
+      },
+      signal: (jid, sig, by, abort) => this.signalJob(jid, sig, by, abort),
+      addProcess: (pid) => {
+        entry.pids.add(pid);
+        return () => entry.pids.delete(pid);
+      },
+    };
   }
 
   /** Turn blackout on or off (config today; pillar later). Applies to jobs that start from now on. */
@@ -374,8 +427,13 @@ export class Minion implements HostedMinion {
     this.stats.started++;
     let done!: () => void;
     const finished = new Promise<void>((r) => (done = r));
-    const entry: JobEntry = { jid: job.jid, fun: job.fun, start: Date.now(), job, ac: new AbortController(), finished, queued: true, done };
+    const entry: JobEntry = { jid: job.jid, fun: job.fun, start: Date.now(), job, ac: new AbortController(), finished, queued: true, done, pids: new Set() };
     this.jobs.set(job.jid, entry);
+    // Job control answers at once and must not wait behind the jobs it is about.
+    if (JOB_CONTROL.has(job.fun)) {
+      void this.launch(entry);
+      return;
+    }
     if (!this.queue.push(entry)) {
       this.log.debug("process_count_max reached: job queued", { jid: job.jid, fun: job.fun, running: this.queue.running, queued: this.queue.queued.length });
     }
@@ -419,6 +477,7 @@ export class Minion implements HostedMinion {
         },
         modules: this.modules,
         setGrain: (key, value) => this.setGrain(key, value),
+        jobs: this.control(entry),
       };
       ret = await raceAbort(fn(ctx, job.arg, job.kwarg), entry.ac.signal);
     } catch (err) {
@@ -599,9 +658,25 @@ export class Minion implements HostedMinion {
   }
 }
 
+/** Signal a process group (its leader's pid), or the process alone if it leads none. */
+function signalGroup(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      // already gone
+    }
+  }
+}
+
 /** The function's result, or the abort reason as soon as the job is aborted (a function may ignore its signal). */
 function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
+  if (signal.aborted) {
+    p.catch(() => {}); // its own rejection (it saw the aborted signal too) is not the answer
+    return Promise.reject(signal.reason);
+  }
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });

@@ -35,6 +35,14 @@ export class JobQueue<T> {
     return false;
   }
 
+  /** Take one waiting item out of the queue; false if it is not waiting. */
+  remove(item: T): boolean {
+    const i = this.waiting.indexOf(item);
+    if (i < 0) return false;
+    this.waiting.splice(i, 1);
+    return true;
+  }
+
   /** Take every waiting item out of the queue (they will not be started by it). */
   drain(): T[] {
     return this.waiting.splice(0);

@@ -187,6 +187,30 @@ test("e2e - natrium up, then the CLI runs jobs and reads history without flags",
       assert.match(showText.stdout, /web1: history/);
     });
 
+    await t.test("jobs active lists a running job; jobs signal and jobs kill reach it on its minion", async () => {
+      const { data: pub } = await cliJson<PublishReply>(["run", "web1", "cmd.run", "sleep 600", "--async", "--timeout", "60"], opts);
+      const active = await waitFor("the job in jobs active", async () => {
+        const { data } = await cliJson<{ jobs: { jid: string; fun: string; minions: string[] }[] }>(["jobs", "active"], opts);
+        return data.jobs.find((j) => j.jid === pub.jid);
+      }, 20_000, 200);
+      assert.equal(active.fun, "cmd.run");
+      assert.deepEqual(active.minions, ["web1"]);
+      const human = await cli(["jobs", "active"], opts);
+      assert.match(human.stdout, new RegExp(`${pub.jid}\\s+cmd.run "sleep 600"\\s+\\S+\\s+web1\\s`));
+      const sig = await cli(["jobs", "signal", pub.jid, "SIGCONT"], opts);
+      assert.equal(sig.code, 0, sig.stderr);
+      assert.match(sig.stdout, /^web1: SIGCONT sent to \d+$/m);
+      const kill = await cli(["jobs", "kill", pub.jid], opts);
+      assert.equal(kill.code, 0, kill.stderr);
+      assert.match(kill.stdout, /^web1: killed \(SIGKILL to \d+\)$/m);
+      const shown = await waitFor("the killed job's return", async () => {
+        const { data } = await cliJson<JobReply>(["jobs", "show", pub.jid], opts);
+        return data.returns.length === 1 ? data : undefined;
+      }, 30_000, 300);
+      assert.equal(shown.returns[0].return, "job killed by saltutil.kill_job (SIGKILL)");
+      assert.equal(shown.returns[0].success, false);
+    });
+
     await t.test("run --async prints the job id at once; jobs show has the returns later", async () => {
       const r = await cli(["run", "*", "test.sleep", "1", "--async"], opts);
       assert.equal(r.code, 0, r.stderr);

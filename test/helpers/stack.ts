@@ -92,6 +92,9 @@ export interface StackOptions {
   grains?: Record<string, Record<string, unknown>>;
   /** The master's nodegroups. */
   nodegroups?: Nodegroups;
+  /** The master's gather_job_timeout and job_max_wait (seconds). */
+  gatherJobTimeoutSec?: number;
+  jobMaxWaitSec?: number;
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
@@ -121,6 +124,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     {
       id: "master", ns: s.ns, timeout: 10, autoAccept: false, autosign: ids.map((id) => id.replace(/[*?[\]]/g, "?")),
       commandTtl: 60, streamMaxAgeHours: 0, replicas: 1, adminPub: admin.key.pub, requestWindowSec: 60, users: opts.users, nodegroups: opts.nodegroups,
+      gatherJobTimeoutSec: opts.gatherJobTimeoutSec, jobMaxWaitSec: opts.jobMaxWaitSec,
     },
     quiet,
   );

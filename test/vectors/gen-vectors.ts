@@ -544,6 +544,7 @@ const FIELD_NOTES: Record<string, string> = {
   "job.done.returned": "expected or not, the minions that returned",
   "job.done.missing": "expected minions that did not return",
   "job.done.unexpected": "minions that returned although they were not expected",
+  "job.done.running": "of `missing`, the minions that still ran the job (they answered saltutil.find_job) when job_max_wait passed; the rest of `missing` did not respond. Absent when none (and from masters before it)",
   "job.done.reason": "`all_returned` or `timeout`",
   "minion.start.id": "the minion id",
   "minion.start.pub": "its Ed25519 public key, base64; also the Natrium-Signer of this event",

@@ -24,13 +24,15 @@ export default class JobsShow extends StackCommand {
       this.log(`target:   ${Array.isArray(j.tgt) ? j.tgt.join(",") : j.tgt} (${j.tgt_type})`);
       this.log(`user:     ${j.user}`);
       this.log(`started:  ${isoTime(j.created)}   finished: ${isoTime(j.finished)}${r.done_reason ? ` (${r.done_reason})` : ""}`);
-      this.log(`minions:  ${j.returned}/${j.expected} returned${j.failed ? `, ${j.failed} failed` : ""}${r.missing.length ? `; missing: ${r.missing.join(", ")}` : ""}`);
+      const running = new Set(r.running ?? []);
+      const silent = r.missing.filter((m) => !running.has(m));
+      this.log(`minions:  ${j.returned}/${j.expected} returned${j.failed ? `, ${j.failed} failed` : ""}${running.size ? `; still running: ${[...running].join(", ")}` : ""}${silent.length ? `; ${r.done_reason ? "not responding" : "missing"}: ${silent.join(", ")}` : ""}`);
       this.log("");
       for (const ret of r.returns) {
         this.log(`# ${ret.minion}  success=${ret.success ? "True" : "False"}  retcode=${ret.retcode}  duration=${ret.duration_ms.toFixed(1)}ms`);
         this.log(formatAnswer(flags.out as OutFormat, ret.minion, ret.return));
       }
-      for (const m of r.missing) this.log(formatAnswer(flags.out as OutFormat, m, "Minion did not return. [No response]"));
+      for (const m of r.missing) this.log(formatAnswer(flags.out as OutFormat, m, running.has(m) ? "Minion did not return. [Still running]" : "Minion did not return. [No response]"));
     }
     return r;
   }

@@ -15,7 +15,7 @@
 import { spawn } from "node:child_process";
 import { constants } from "node:os";
 import type { ExecContext } from "./index.js";
-import { ArgumentError, ExecError } from "../errors.js";
+import { ArgumentError, ExecError, JobKilledError } from "../errors.js";
 import { asBool, asNumber, asString, onlyKwargs, param } from "../args.js";
 
 const OPTIONS = ["cmd", "cwd", "env", "shell", "python_shell", "timeout", "stdin", "rstrip", "progress"] as const;
@@ -136,6 +136,8 @@ export async function _execute(ctx: ExecContext, args: unknown[], kwargs: Record
       detached: true,
       stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
     });
+    // Registered with the job, so saltutil.signal_job / kill_job reach the command's process group.
+    const unregister = child.pid ? ctx.jobs?.addProcess(child.pid) : undefined;
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const merged: Buffer[] = [];
@@ -159,7 +161,8 @@ export async function _execute(ctx: ExecContext, args: unknown[], kwargs: Record
     }
     const timer = timeout > 0 ? setTimeout(() => { timedOut = true; killGroup(child.pid, "SIGKILL"); }, timeout * 1000) : undefined;
     const onAbort = () => {
-      killGroup(child.pid, "SIGTERM");
+      // A job killed through saltutil has had its signal already.
+      if (!(ctx.signal.reason instanceof JobKilledError)) killGroup(child.pid, "SIGTERM");
       // A command that ignores SIGTERM still goes; the job has already ended for the master.
       setTimeout(() => killGroup(child.pid, "SIGKILL"), 2000).unref();
     };
@@ -167,6 +170,7 @@ export async function _execute(ctx: ExecContext, args: unknown[], kwargs: Record
     child.on("error", (e) => { spawnError = e; });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
+      unregister?.();
       ctx.signal.removeEventListener("abort", onAbort);
       if (spawnError) {
         return reject(new ExecError("spawn_failed", `unable to run command '${display(cmd)}': ${spawnError.message}`, 1, { cause: spawnError }));

@@ -39,6 +39,55 @@ export interface ExecContext {
    * targeting at once and sent to the master. Absent where grains cannot be changed.
    */
   setGrain?(key: string, value: unknown): void;
+  /**
+   * The minion's job table (saltutil.running, find_job, kill_job...), and where a function
+   * registers the processes it starts so a signal sent to its job reaches them. Absent when a
+   * function is called outside a minion (unit tests).
+   */
+  jobs?: JobControl;
+}
+
+/** A job on this minion, as saltutil.running shows it. */
+export interface JobInfo {
+  jid: string;
+  fun: string;
+  arg: unknown[];
+  kwarg: Record<string, unknown>;
+  tgt: string | string[];
+  tgt_type: string;
+  user: string;
+  /** The minion's own process (it runs every job, as Salt's multiprocessing: False). */
+  pid: number;
+  /** Processes the job started (each the leader of its own process group), oldest first. */
+  pids: number[];
+  /** When the job started (ms since the epoch); when it arrived, for a queued job. */
+  start: number;
+  /** Waiting for a process_count_max slot. */
+  queued: boolean;
+}
+
+/** What signalling a job did. */
+export interface SignalOutcome {
+  jid: string;
+  signal: NodeJS.Signals;
+  /** Process groups the signal was sent to. */
+  pids: number[];
+  /** The job was ended at once (its return says it was killed). */
+  aborted: boolean;
+}
+
+export interface JobControl {
+  /** Jobs running or queued on this minion. */
+  list(): JobInfo[];
+  find(jid: string): JobInfo | undefined;
+  /**
+   * Send `sig` to every process group job `jid` started. `by` (e.g. "saltutil.kill_job") is
+   * named in the killed job's return. SIGKILL, and `abort`, also end the job at once; a job that
+   * started no process is ended by any signal that would end a process. undefined: no such job.
+   */
+  signal(jid: string, sig: NodeJS.Signals, by: string, abort?: boolean): SignalOutcome | undefined;
+  /** Register a process (a process group leader) the current job started; call the result when it is gone. */
+  addProcess(pid: number): () => void;
 }
 
 export type ExecFunction = (ctx: ExecContext, args: unknown[], kwargs: Record<string, unknown>) => Promise<unknown>;
