@@ -76,7 +76,7 @@ export interface StreamOptions {
   dedupeSec?: number;
 }
 
-/** Create the events stream, or bring its subjects and limits up to date. Safe to race. */
+/** Create the events stream, or bring its subjects and limits up to date. Safe to race (addOrUpdate). */
 export async function ensureStream(jsm: JetStreamManager, s: Subjects, o: StreamOptions): Promise<void> {
   const cfg: Partial<StreamConfig> & { name: string } = {
     name: s.stream,
@@ -88,18 +88,7 @@ export async function ensureStream(jsm: JetStreamManager, s: Subjects, o: Stream
     num_replicas: o.replicas,
     max_msg_size: 8 * 1024 * 1024,
   };
-  try {
-    await jsm.streams.info(s.stream);
-    await jsm.streams.update(s.stream, cfg);
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-    try {
-      await jsm.streams.add(cfg);
-    } catch (e2) {
-      // Another service created it between our info and add.
-      if (!/already in use|exists/i.test(String((e2 as Error).message))) throw e2;
-    }
-  }
+  await addOrUpdate(jsm, cfg);
 }
 
 export interface ProgressStreamOptions {
@@ -141,6 +130,7 @@ async function addOrUpdate(jsm: JetStreamManager, cfg: Partial<StreamConfig> & {
     try {
       await jsm.streams.add(cfg);
     } catch (e2) {
+      // Another service created it between our info and add.
       if (!/already in use|exists/i.test(String((e2 as Error).message))) throw e2;
     }
   }

@@ -20,6 +20,7 @@ import { sleep } from "../common/bus.js";
 import { MinionHost, type Command, type HostedMinion, type HostOptions } from "./host.js";
 import { SeenJids, normFinger, toWire } from "./guards.js";
 import { collectGrains, natriumVersion, type Grains } from "./grains.js";
+import { signalGroup } from "./process-group.js";
 import { CustomGrains } from "./custom-grains.js";
 import { ModuleLoader, type ExecContext, type JobControl, type JobInfo, type SignalOutcome } from "./modules/index.js";
 import { ExecError, JobAbortedError, JobKilledError, JobTimeoutError, MinionBlackoutError } from "./errors.js";
@@ -658,18 +659,6 @@ export class Minion implements HostedMinion {
   }
 }
 
-/** Signal a process group (its leader's pid), or the process alone if it leads none. */
-function signalGroup(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, sig);
-  } catch {
-    try {
-      process.kill(pid, sig);
-    } catch {
-      // already gone
-    }
-  }
-}
 
 /** The function's result, or the abort reason as soon as the job is aborted (a function may ignore its signal). */
 function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {

@@ -6,18 +6,9 @@ import assert from "node:assert/strict";
 import { startStack } from "../helpers/stack.js";
 import { ephemeralKeys } from "../../services/common/keys.js";
 import { request, signedRequest } from "../../services/common/bus.js";
-import { RemoteError } from "../../contracts/errors.js";
 import type { Identity } from "../../contracts/request.js";
 import type { AuditReply, JobReply, JobsReply } from "../../contracts/api.js";
-
-async function rejects(p: Promise<unknown>, code: string, re?: RegExp) {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof RemoteError, String(e));
-    assert.equal(e.code, code, e.message);
-    if (re) assert.match(e.message, re);
-    return true;
-  });
-}
+import { rejectsRemote as rejects } from "../helpers/remote.js";
 
 test("history - a user sees the jobs they ran; jobs: true and admin see every job", { timeout: 180_000 }, async (t) => {
   const alice: Identity = { user: "alice", key: ephemeralKeys().sign };

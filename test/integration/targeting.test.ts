@@ -9,11 +9,12 @@ import { startStack } from "../helpers/stack.js";
 import { waitFor } from "../helpers/ports.js";
 import { ephemeralKeys } from "../../services/common/keys.js";
 import { signedRequest } from "../../services/common/bus.js";
-import { NatriumError, RemoteError } from "../../contracts/errors.js";
+import { NatriumError } from "../../contracts/errors.js";
 import { Master } from "../../services/master/master.js";
 import { createLogger } from "../../services/common/log.js";
 import { matchReply, type MatchReply, type MatchRequest, type PublishRequest } from "../../contracts/api.js";
 import type { Identity } from "../../contracts/request.js";
+import { rejectsRemote as rejects } from "../helpers/remote.js";
 
 const grains: Record<string, Record<string, unknown>> = {
   web1: { os: "Debian", roles: ["web"], ipv4: ["10.0.1.1", "127.0.0.1"], ipv6: ["::1", "2001:db8:1::1"], net: { dc: "par1" } },
@@ -31,15 +32,6 @@ const nodegroups = {
   debian_prod: "N@prod and G@os:Debian",
   par: "G@net:dc:par1",
 };
-
-async function rejects(p: Promise<unknown>, code: string, re?: RegExp) {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof RemoteError, String(e));
-    assert.equal(e.code, code, e.message);
-    if (re) assert.match(e.message, re);
-    return true;
-  });
-}
 
 test("targeting - master resolution and minion self-selection agree; nodegroups; ACL on resolved minions; match", { timeout: 240_000 }, async (t) => {
   const webops: Identity = { user: "webops", key: ephemeralKeys().sign };

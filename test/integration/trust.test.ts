@@ -21,19 +21,11 @@ import { decode } from "../../contracts/codec.js";
 import { registryKeys } from "../../contracts/registry.js";
 import { RemoteError } from "../../contracts/errors.js";
 import type { KeysReply, KeysRequest, PublishReply, PublishRequest } from "../../contracts/api.js";
+import { rejectsRemote as rejects } from "../helpers/remote.js";
 
 const quiet = createLogger({ svc: "test" }, "quiet");
 
 const ping = (tgt: string | string[], fun = "test.ping"): PublishRequest => ({ v: 1, tgt, tgt_type: Array.isArray(tgt) ? "list" : "glob", fun, arg: [], kwarg: {}, timeout: 0.2 });
-
-async function rejects(p: Promise<unknown>, code: string, re?: RegExp) {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof RemoteError, String(e));
-    assert.equal(e.code, code, e.message);
-    if (re) assert.match(e.message, re);
-    return true;
-  });
-}
 
 test("trust - keys, users and ACLs at the master", { timeout: 120_000 }, async (t) => {
   const nats = await startNats();

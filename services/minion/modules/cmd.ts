@@ -12,6 +12,7 @@
 // `python_shell` is accepted as Salt's name for `shell`.
 // Example: natrium run '*' cmd.run 'df -h /' timeout=10
 
+import { signalGroup } from "../process-group.js";
 import { spawn } from "node:child_process";
 import { constants } from "node:os";
 import type { ExecContext } from "./index.js";
@@ -70,16 +71,7 @@ function display(cmd: string | string[]): string {
 
 /** Kill the command and everything it started: it runs as the leader of its own process group. */
 function killGroup(pid: number | undefined, sig: NodeJS.Signals): void {
-  if (!pid) return;
-  try {
-    process.kill(-pid, sig);
-  } catch {
-    try {
-      process.kill(pid, sig);
-    } catch {
-      // already gone
-    }
-  }
+  if (pid) signalGroup(pid, sig);
 }
 
 export async function _execute(ctx: ExecContext, args: unknown[], kwargs: Record<string, unknown>): Promise<RunResult> {
