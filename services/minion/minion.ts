@@ -276,6 +276,14 @@ export class Minion implements HostedMinion {
     }
   }
 
+  /** Grains detected again (a new disk, address or OS release), custom ones on top, sent to the master. */
+  private async refreshGrains(): Promise<Grains> {
+    const detected = this.opts.grains ?? (await collectGrains(this.id, this.opts.staticGrains));
+    this.grains = toWire({ ...detected, ...this.custom.all(), id: this.id }) as Grains;
+    if (this.accepted) this.announceGrains();
+    return this.grains;
+  }
+
   /** A custom grain changed by a module: persisted, used for self-selection, and sent to the master. */
   private setGrain(key: string, value: unknown): void {
     if (key === "id") throw new ExecError("bad_argument", "the id grain is the minion's id and cannot be set");
@@ -478,6 +486,7 @@ export class Minion implements HostedMinion {
         },
         modules: this.modules,
         setGrain: (key, value) => this.setGrain(key, value),
+        refreshGrains: () => this.refreshGrains(),
         jobs: this.control(entry),
       };
       ret = await raceAbort(fn(ctx, job.arg, job.kwarg), entry.ac.signal);

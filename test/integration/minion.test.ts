@@ -158,6 +158,12 @@ test("minion - grains.setval/append/delval persist, retarget at once, reach the 
   assert.equal((await d.ret(byGrain.jid, "web1")).return, true);
   // Each change is sent to the master as a signed grains event.
   await waitFor("grains events for the changes", async () => ((await grainsEvents()) >= before + 3 ? true : undefined), 10_000);
+  // refresh_grains detects again, keeps the custom ones and sends them to the master.
+  const beforeRefresh = await grainsEvents();
+  r = await d.ret((await d.publish({ fun: "saltutil.refresh_grains" })).jid, "web1");
+  assert.equal(r.return, true);
+  await waitFor("a grains event after refresh_grains", async () => ((await grainsEvents()) > beforeRefresh ? true : undefined), 10_000);
+  assert.equal((await d.ret((await d.publish({ fun: "grains.get", arg: ["role"] })).jid, "web1")).return, "web");
   r = await d.ret((await d.publish({ fun: "grains.delval", arg: ["roles"], kwarg: { destructive: true } })).jid, "web1");
   assert.equal(r.return, true);
   assert.match(readFileSync(grainsFile, "utf8"), /^role: web$/m);

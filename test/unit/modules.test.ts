@@ -296,3 +296,32 @@ test("modules - grains setters refuse where the minion gives no way to change gr
   assert.deepEqual((await call("grains.append", ["os", "x"], { convert: true }, extra)).value, { os: ["Debian", "x"] });
   assert.deepEqual((await call("grains.delval", ["a"], {}, extra)).value, { a: null });
 });
+
+test("modules - cmd runas: the command runs as that user (as root), or a clear refusal", async () => {
+  await assert.rejects(call("cmd.run", ["id -un"], { runas: "no-such-user-xyz" }), (e: ExecError) => e.code === "not_found" && /runas user "no-such-user-xyz"/.test(e.message));
+  if (process.getuid!() !== 0) {
+    await assert.rejects(call("cmd.run", ["id -un"], { runas: "root" }), (e: ExecError) => e.code === "permission_denied" && /needs the minion to run as root/.test(e.message));
+    return;
+  }
+  assert.equal((await call("cmd.run", ["id -un"], { runas: "nobody" })).value, "nobody");
+  assert.equal((await call("cmd.run", ["echo $HOME $USER; pwd"], { runas: "nobody" })).value, "/nonexistent nobody\n/");
+  assert.equal((await call("cmd.run", [["id", "-G"]], { runas: "nobody" })).value, "65534", "root's supplementary groups are dropped");
+});
+
+test("modules - saltutil.sync_modules picks up new and changed user modules; refresh_grains needs a minion", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "natrium-mods-"));
+  try {
+    writeFileSync(join(dir, "mymod.mjs"), "export async function hello() { return 'v1'; }\n");
+    const own = new ModuleLoader([dir]);
+    const c = ctx("saltutil.sync_modules", { modules: own });
+    assert.equal(await (await own.resolve("mymod.hello"))(c, [], {}), "v1");
+    writeFileSync(join(dir, "mymod.mjs"), "export async function hello() { return 'v2'; }\n");
+    writeFileSync(join(dir, "test.mjs"), "export async function ping() { return 'shadowed'; }\n");
+    assert.deepEqual(await (await own.resolve("saltutil.sync_modules"))(c, [], {}), ["modules.mymod", "modules.test"]);
+    assert.equal(await (await own.resolve("mymod.hello"))(c, [], {}), "v2", "the changed file is imported again");
+    assert.equal(await (await own.resolve("test.ping"))(c, [], {}), "shadowed", "a user module replaces a built-in");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  await assert.rejects(call("saltutil.refresh_grains"), (e: ExecError) => e.code === "unavailable");
+});

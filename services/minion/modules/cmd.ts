@@ -6,12 +6,16 @@
 //   timeout  seconds; the command (its whole process group) is killed after that
 //   stdin    text written to the command's standard input
 //   rstrip   strip trailing whitespace from the output (default true)
+//   runas    run as this local user (name or uid), with its uid, gid, HOME, USER and LOGNAME,
+//            in its home directory unless cwd is given; needs the minion to run as root
 //   progress stream the output live on the job's progress subject as it is written
 //            (default true; `natrium run --stream` and `natrium jobs watch` show it). The
 //            return has the whole output either way; progress=False sends nothing while it runs
 // `python_shell` is accepted as Salt's name for `shell`.
 // Example: natrium run '*' cmd.run 'df -h /' timeout=10
 
+import { existsSync } from "node:fs";
+import { lookupUser, type LocalUser } from "../users.js";
 import { signalGroup } from "../process-group.js";
 import { spawn } from "node:child_process";
 import { constants } from "node:os";
@@ -19,7 +23,7 @@ import type { ExecContext } from "./index.js";
 import { ArgumentError, ExecError, JobKilledError } from "../errors.js";
 import { asBool, asNumber, asString, onlyKwargs, param } from "../args.js";
 
-const OPTIONS = ["cmd", "cwd", "env", "shell", "python_shell", "timeout", "stdin", "rstrip", "progress"] as const;
+const OPTIONS = ["cmd", "cwd", "env", "shell", "python_shell", "timeout", "stdin", "rstrip", "progress", "runas"] as const;
 /** Output kept per stream; more is dropped (a return must fit a NATS message anyway). */
 const MAX_OUTPUT = 8 * 1024 * 1024;
 
@@ -99,6 +103,15 @@ export async function _execute(ctx: ExecContext, args: unknown[], kwargs: Record
     env = { ...process.env };
     for (const [k, v] of Object.entries(kwargs.env as Record<string, unknown>)) env[k] = asString(fun, `env.${k}`, v);
   }
+  let as: LocalUser | undefined;
+  if (kwargs.runas !== undefined && kwargs.runas !== null && kwargs.runas !== "") {
+    const who = typeof kwargs.runas === "number" ? String(kwargs.runas) : asString(fun, "runas", kwargs.runas);
+    as = lookupUser(who);
+    if (!as) throw new ExecError("not_found", `${fun}: runas user "${who.slice(0, 64)}" does not exist on this minion`);
+    const me = process.getuid?.();
+    if (me !== 0 && me !== as.uid) throw new ExecError("permission_denied", `${fun}: runas=${as.name} needs the minion to run as root (it runs as uid ${me})`);
+    env = { ...env, HOME: as.home, USER: as.name, LOGNAME: as.name };
+  }
   const shellOpt = kwargs.shell ?? kwargs.python_shell;
   let shell: string | false;
   if (typeof shellOpt === "string" && shellOpt.startsWith("/")) shell = shellOpt;
@@ -123,8 +136,10 @@ export async function _execute(ctx: ExecContext, args: unknown[], kwargs: Record
   ctx.signal.throwIfAborted();
   return new Promise<RunResult>((resolve, reject) => {
     const child = spawn(file, argv, {
-      cwd,
+      // A system user's home often does not exist (nobody: /nonexistent); then the root directory.
+      cwd: cwd ?? (as ? (existsSync(as.home) ? as.home : "/") : undefined),
       env,
+      ...(as ? { uid: as.uid, gid: as.gid } : {}),
       detached: true,
       stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
     });

@@ -39,6 +39,8 @@ export interface ExecContext {
    * targeting at once and sent to the master. Absent where grains cannot be changed.
    */
   setGrain?(key: string, value: unknown): void;
+  /** Detect the grains again (saltutil.refresh_grains), keep the custom ones, send them to the master. */
+  refreshGrains?(): Promise<Grains>;
   /**
    * The minion's job table (saltutil.running, find_job, kill_job...), and where a function
    * registers the processes it starts so a signal sent to its job reaches them. Absent when a
@@ -100,10 +102,25 @@ const NOT_MODULES = new Set(["index"]);
 export class ModuleLoader {
   private files = new Map<string, string>();
   private loaded = new Map<string, Promise<ModuleExports>>();
+  /** Bumped by sync(): an ES module is cached by URL, so a changed file is imported under a new one. */
+  private generation = 0;
 
   /** `dirs` after the first override earlier ones, so a user module can replace a built-in. */
-  constructor(dirs: string[] = []) {
+  constructor(private readonly dirs: string[] = []) {
     for (const dir of [BUILTIN_DIR, ...dirs]) this.scan(dir);
+  }
+
+  /**
+   * Look at the module directories again and forget what was imported (saltutil.sync_modules):
+   * new, changed and removed user modules take effect for the next job. Returns the modules
+   * that now come from the user directories.
+   */
+  sync(): string[] {
+    this.files.clear();
+    this.loaded.clear();
+    this.generation++;
+    for (const dir of [BUILTIN_DIR, ...this.dirs]) this.scan(dir);
+    return [...this.files.entries()].filter(([, f]) => dirname(f) !== BUILTIN_DIR).map(([m]) => m).sort();
   }
 
   private scan(dir: string): void {
@@ -134,7 +151,8 @@ export class ModuleLoader {
     if (!file) return undefined;
     let p = this.loaded.get(mod);
     if (!p) {
-      p = import(pathToFileURL(file).href) as Promise<ModuleExports>;
+      const url = pathToFileURL(file).href + (this.generation ? `?sync=${this.generation}` : "");
+      p = import(url) as Promise<ModuleExports>;
       // A module that fails to import is retried next time (it may be fixed on disk).
       p.catch(() => this.loaded.delete(mod));
       this.loaded.set(mod, p);

@@ -116,3 +116,28 @@ export async function signal_job(ctx: ExecContext, args: unknown[], kwargs: Reco
   const sig = _signalName(ctx.fun, param(args, kwargs, { pos: 1, name: "signal" }));
   return send(ctx, jid, sig, false);
 }
+
+/**
+ * Look at the module directories again (module_dirs): new, changed and removed user modules
+ * take effect for the next job, shadowing built-ins of the same name. Returns the user modules
+ * now loaded, as "modules.<name>".
+ *
+ * CLI example: natrium run '*' saltutil.sync_modules
+ */
+export async function sync_modules(ctx: ExecContext, _args: unknown[], kwargs: Record<string, unknown>): Promise<string[]> {
+  onlyKwargs(ctx.fun, kwargs, ["refresh"]);
+  return ctx.modules.sync().map((m) => `modules.${m}`);
+}
+
+/**
+ * Detect the grains again (custom grains stay on top) and send them to the master, so targets
+ * resolve on current facts. Returns True.
+ *
+ * CLI example: natrium run '*' saltutil.refresh_grains
+ */
+export async function refresh_grains(ctx: ExecContext, _args: unknown[], kwargs: Record<string, unknown>): Promise<boolean> {
+  onlyKwargs(ctx.fun, kwargs, []);
+  if (!ctx.refreshGrains) throw new ExecError("unavailable", `${ctx.fun}: this minion cannot refresh its grains`);
+  await ctx.refreshGrains();
+  return true;
+}
