@@ -2,41 +2,27 @@
 // a test driver plays the master over a real nats-server; the commands are real processes, and
 // the tests check that a signal reaches them (their pid files, their traps, process.kill(pid, 0)).
 
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, readFileSync, existsSync, readdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { ephemeralKeys } from "../../services/common/keys.js";
 import { Driver, quiet } from "../helpers/driver.js";
 import { Minion, type MinionOptions } from "../../services/minion/minion.js";
-import { startNats, type NatsServer } from "../helpers/nats.js";
+import { natsFixture } from "../helpers/fixture.js";
 import { waitFor } from "../helpers/ports.js";
 
-let nats: NatsServer;
-let tmp: string;
-const cleanups: (() => Promise<void> | void)[] = [];
-
-before(async () => {
-  nats = await startNats();
-  tmp = mkdtempSync(join(tmpdir(), "natrium-jobctl-test-"));
-});
-
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-  await nats.stop();
-  rmSync(tmp, { recursive: true, force: true });
-});
+const fx = natsFixture("natrium-jobctl-test-");
 
 async function setup(opts: Partial<MinionOptions> = {}) {
-  const d = await Driver.start(nats.url);
-  const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  const d = await Driver.start(fx.nats.url);
+  const nc = await connect({ servers: fx.nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
   const minion = new Minion({ nc, ns: d.s.ns, id: "web1", keys: ephemeralKeys(), log: quiet, ...opts });
   await minion.start();
   await d.setKey(minion.id, "accepted");
   await minion.whenAccepted();
-  cleanups.push(async () => {
+  fx.cleanups.push(async () => {
     await minion.stop({ graceMs: 500 });
     await nc.close();
     await d.close();
@@ -86,7 +72,7 @@ function pidIn(file: string): Promise<number> {
 
 test("jobctl - running and find_job show a running cmd.run with its process; kill_job kills it and its return says so", async () => {
   const { d, minion } = await setup();
-  const pidFile = join(tmp, "kill.pid");
+  const pidFile = join(fx.tmp, "kill.pid");
   const { jid } = await d.publish({ fun: "cmd.run", arg: [`echo $$ > ${pidFile}; sleep 600`] });
   const pid = await pidIn(pidFile);
   assert.ok(alive(pid));
@@ -126,8 +112,8 @@ test("jobctl - signal_job delivers SIGUSR1 and SIGTERM to a command that traps t
   const { d, minion } = await setup();
   for (const sig of ["SIGUSR1", "TERM"]) {
     const name = sig.replace(/^SIG/, "");
-    const got = join(tmp, `got-${name}`);
-    const pidFile = join(tmp, `trap-${name}.pid`);
+    const got = join(fx.tmp, `got-${name}`);
+    const pidFile = join(fx.tmp, `trap-${name}.pid`);
     const { jid } = await d.publish({ fun: "cmd.run", arg: [`trap 'echo got >> ${got}; exit 3' ${name}; echo $$ > ${pidFile}; sleep 600 & wait`] });
     const pid = await pidIn(pidFile);
     await inGroup(pid, "sleep");
@@ -144,7 +130,7 @@ test("jobctl - signal_job delivers SIGUSR1 and SIGTERM to a command that traps t
 
 test("jobctl - term_job ends a job; a job with no process (test.sleep) is killed by signal_job TERM; a number names a signal", async () => {
   const { d, minion } = await setup();
-  const pidFile = join(tmp, "term.pid");
+  const pidFile = join(fx.tmp, "term.pid");
   const { jid } = await d.publish({ fun: "cmd.run", arg: [`echo $$ > ${pidFile}; sleep 600`] });
   const pid = await pidIn(pidFile);
   const { jid: tj } = await d.publish({ fun: "saltutil.term_job", arg: [jid] });

@@ -1,13 +1,12 @@
 // Minion behaviour against a real nats-server (issue 4): the single-instance lock, blackout,
 // the offline spool of returns and process_count_max. The test plays the master (driver.ts).
 
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync, readdirSync, statSync, existsSync, readFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync, readdirSync, statSync, existsSync, readFileSync } from "node:fs";
 
 const readFileSyncUtf8 = (f: string) => readFileSync(f, "utf8");
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connect } from "@nats-io/transport-node";
@@ -15,27 +14,14 @@ import { ephemeralKeys } from "../../services/common/keys.js";
 import { Minion, type MinionOptions } from "../../services/minion/minion.js";
 import { runMinion } from "../../services/minion/main.js";
 import { acquireInstanceLock, InstanceLockedError } from "../../services/minion/lock.js";
-import { startNats, type NatsServer } from "../helpers/nats.js";
+import { natsFixture } from "../helpers/fixture.js";
 import { waitFor } from "../helpers/ports.js";
 import { Driver, quiet } from "../helpers/driver.js";
 import { cli } from "../helpers/cli.js";
 
 const MAIN = resolve(fileURLToPath(new URL(".", import.meta.url)), "../../services/minion/main.js");
 
-let nats: NatsServer;
-let tmp: string;
-const cleanups: (() => Promise<void> | void)[] = [];
-
-before(async () => {
-  nats = await startNats();
-  tmp = mkdtempSync(join(tmpdir(), "natrium-minion-bhv-"));
-});
-
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-  await nats.stop();
-  rmSync(tmp, { recursive: true, force: true });
-});
+const fx = natsFixture("natrium-minion-bhv-");
 
 /** A minion daemon as its own process (`node dist/services/minion/main.js`), its stderr kept. */
 function spawnMinion(cfgFile: string): { p: ChildProcess; stderr: () => string; exited: Promise<number | null> } {
@@ -43,7 +29,7 @@ function spawnMinion(cfgFile: string): { p: ChildProcess; stderr: () => string; 
   let err = "";
   p.stderr!.on("data", (d) => (err += d));
   const exited = new Promise<number | null>((r) => p.once("exit", (code) => r(code)));
-  cleanups.push(async () => {
+  fx.cleanups.push(async () => {
     if (p.exitCode === null && p.signalCode === null) {
       p.kill("SIGKILL");
       await exited;
@@ -53,11 +39,11 @@ function spawnMinion(cfgFile: string): { p: ChildProcess; stderr: () => string; 
 }
 
 test("minion lock - a second minion on the same data dir is refused naming the holder's pid; after kill -9 a new one starts at once", async () => {
-  const d = await Driver.start(nats.url);
-  cleanups.push(() => d.close());
-  const dataDir = mkdtempSync(join(tmp, "lock-"));
+  const d = await Driver.start(fx.nats.url);
+  fx.cleanups.push(() => d.close());
+  const dataDir = mkdtempSync(join(fx.tmp, "lock-"));
   const cfg = join(dataDir, "minion.yaml");
-  writeFileSync(cfg, `nats_url: ${nats.url}\nns: ${d.s.ns}\ndata_dir: ${dataDir}\nid: locked1\nlog_level: info\n`);
+  writeFileSync(cfg, `nats_url: ${fx.nats.url}\nns: ${d.s.ns}\ndata_dir: ${dataDir}\nid: locked1\nlog_level: info\n`);
 
   const first = spawnMinion(cfg);
   await waitFor("the first minion to start", () => first.stderr().includes("minion starting") || undefined, 20_000);
@@ -89,13 +75,13 @@ test("minion lock - a second minion on the same data dir is refused naming the h
 
 /** A driver plus a started, accepted minion on its own connection. */
 async function setup(opts: Partial<MinionOptions> = {}) {
-  const d = await Driver.start(nats.url);
-  const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  const d = await Driver.start(fx.nats.url);
+  const nc = await connect({ servers: fx.nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
   const minion = new Minion({ nc, ns: d.s.ns, id: opts.id ?? "bhv1", keys: opts.keys ?? ephemeralKeys(), log: quiet, ...opts });
   await minion.start();
   await d.setKey(minion.id, "accepted");
   await minion.whenAccepted();
-  cleanups.push(async () => {
+  fx.cleanups.push(async () => {
     await minion.stop({ graceMs: 500, deliverMs: 2000 });
     await nc.close();
     await d.close();
@@ -110,7 +96,7 @@ test("minion blackout - only refresh_pillar and whitelisted functions run; the r
   const { jid: g } = await d.publish({ fun: "grains.item", arg: ["id"] });
   assert.equal((await d.ret(g, "dark")).success, true);
 
-  const file = join(tmp, "blackout-ran");
+  const file = join(fx.tmp, "blackout-ran");
   const { jid: no } = await d.publish({ fun: "cmd.run", arg: [`touch ${file}`] });
   const r = await d.ret(no, "dark");
   assert.equal(r.success, false);
@@ -162,11 +148,11 @@ const spoolFiles = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((
 
 test("minion spool - a return made while NATS is down is spooled to disk, survives a minion restart, and lands exactly once", async () => {
   const keys = ephemeralKeys();
-  const spoolDir = join(mkdtempSync(join(tmp, "spool-")), "spool");
+  const spoolDir = join(mkdtempSync(join(fx.tmp, "spool-")), "spool");
   const { d, nc, minion } = await setup({ id: "offline1", keys, spoolDir, spoolAfterMs: 200 });
   const { jid } = await d.publish({ fun: "test.sleep", arg: [1] });
   await waitFor("the job to start", () => minion.tookJob(jid) || undefined);
-  await nats.kill();
+  await fx.nats.kill();
   // The job goes on without NATS; its return cannot be acknowledged, so it goes to disk.
   await waitFor("the return to be spooled", () => (minion.running().length === 0 && spoolFiles(spoolDir).length === 1) || undefined, 20_000);
   const [file] = spoolFiles(spoolDir);
@@ -180,11 +166,11 @@ test("minion spool - a return made while NATS is down is spooled to disk, surviv
   assert.deepEqual(spoolFiles(spoolDir), [file]);
 
   // A new minion process (same keys and data dir) starts, then NATS comes back.
-  const nc2p = connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100, waitOnFirstConnect: true });
-  await nats.start();
+  const nc2p = connect({ servers: fx.nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100, waitOnFirstConnect: true });
+  await fx.nats.start();
   const nc2 = await nc2p;
   const again = new Minion({ nc: nc2, ns: d.s.ns, id: "offline1", keys, log: quiet, spoolDir });
-  cleanups.push(async () => { await again.stop({ graceMs: 100 }); await nc2.close(); });
+  fx.cleanups.push(async () => { await again.stop({ graceMs: 100 }); await nc2.close(); });
   await again.start();
   const r = await d.ret(jid, "offline1", 60_000);
   assert.equal(r.success, true);
@@ -194,11 +180,11 @@ test("minion spool - a return made while NATS is down is spooled to disk, surviv
 });
 
 test("minion spool - a minion kill -9'd while offline delivers its spooled return once, from its next start", async () => {
-  const d = await Driver.start(nats.url);
-  cleanups.push(() => d.close());
-  const dataDir = mkdtempSync(join(tmp, "killed-"));
+  const d = await Driver.start(fx.nats.url);
+  fx.cleanups.push(() => d.close());
+  const dataDir = mkdtempSync(join(fx.tmp, "killed-"));
   const cfg = join(dataDir, "minion.yaml");
-  writeFileSync(cfg, `nats_url: ${nats.url}\nns: ${d.s.ns}\ndata_dir: ${dataDir}\nid: killed1\nlog_level: info\n`);
+  writeFileSync(cfg, `nats_url: ${fx.nats.url}\nns: ${d.s.ns}\ndata_dir: ${dataDir}\nid: killed1\nlog_level: info\n`);
   const first = spawnMinion(cfg);
   await d.setKey("killed1", "accepted");
   const seen = join(dataDir, "seen-jids");
@@ -207,14 +193,14 @@ test("minion spool - a minion kill -9'd while offline delivers its spooled retur
     const p = await d.publish({ tgt: "killed1", fun: "cmd.run", arg: ["sleep 1; echo done"] });
     return waitFor("it to take it", () => (existsSync(seen) && (readFileSyncUtf8(seen).includes(p.jid) || undefined)) || undefined, 1500).then(() => p, () => undefined);
   }, 30_000, 100);
-  await nats.kill();
+  await fx.nats.kill();
   const spoolDir = join(dataDir, "spool");
   await waitFor("the return to be spooled", () => spoolFiles(spoolDir).length === 1 || undefined, 20_000);
   first.p.kill("SIGKILL");
   await first.exited;
 
   const second = spawnMinion(cfg);
-  await nats.start();
+  await fx.nats.start();
   const r = await d.ret(jid, "killed1", 60_000);
   assert.equal(r.return, "done");
   await waitFor("the spool to empty", () => spoolFiles(spoolDir).length === 0 || undefined, 20_000);
@@ -225,15 +211,15 @@ test("minion spool - a minion kill -9'd while offline delivers its spooled retur
 });
 
 test("live output - NATS going away mid-command neither stalls nor kills it: chunks are dropped and counted, the return has everything", async () => {
-  const spoolDir = join(mkdtempSync(join(tmp, "live-")), "spool");
+  const spoolDir = join(mkdtempSync(join(fx.tmp, "live-")), "spool");
   const { d, minion } = await setup({ id: "live1", spoolDir, spoolAfterMs: 200 });
   const seen: string[] = [];
   d.nc.subscribe(d.s.allJobProg, { callback: (_e, m) => { seen.push(m.subject); } });
   const { jid } = await d.publish({ fun: "cmd.run", arg: ["for i in $(seq 1 30); do echo line$i; sleep 0.1; done"], timeout: 60 });
   await waitFor("the first chunk", () => seen.length > 0 || undefined, 10_000);
-  await nats.kill();
+  await fx.nats.kill();
   await new Promise((r) => setTimeout(r, 1500));
-  await nats.start();
+  await fx.nats.start();
   const r = await d.ret(jid, "live1", 60_000);
   assert.equal(r.success, true);
   assert.equal(r.return, Array.from({ length: 30 }, (_, i) => `line${i + 1}`).join("\n"), "the return has the whole output");

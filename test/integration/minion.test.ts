@@ -2,10 +2,9 @@
 // it creates the stream and buckets, publishes the master key record, accepts the minion's
 // key from its signed start event, and publishes signed commands. A test driver, not a mock.
 
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, statSync, writeFileSync, readFileSync, existsSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdtempSync, statSync, writeFileSync, readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { connect, headers as natsHeaders } from "@nats-io/transport-node";
@@ -20,28 +19,15 @@ import { Driver, quiet } from "../helpers/driver.js";
 import { Minion, type MinionOptions } from "../../services/minion/minion.js";
 import { runMinion } from "../../services/minion/main.js";
 import { startSwarm } from "../../services/minion/swarm.js";
-import { startNats, type NatsServer } from "../helpers/nats.js";
+import { natsFixture } from "../helpers/fixture.js";
 import { waitFor } from "../helpers/ports.js";
 
-let nats: NatsServer;
-let tmp: string;
-const cleanups: (() => Promise<void> | void)[] = [];
-
-before(async () => {
-  nats = await startNats();
-  tmp = mkdtempSync(join(tmpdir(), "natrium-minion-test-"));
-});
-
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-  await nats.stop();
-  rmSync(tmp, { recursive: true, force: true });
-});
+const fx = natsFixture("natrium-minion-test-");
 
 /** A driver plus a started, accepted minion on its own connection. */
 async function setup(opts: Partial<MinionOptions> & { accept?: boolean } = {}) {
-  const d = await Driver.start(nats.url);
-  const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  const d = await Driver.start(fx.nats.url);
+  const nc = await connect({ servers: fx.nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
   const minion = new Minion({ nc, ns: d.s.ns, id: opts.id ?? "web1", keys: opts.keys ?? ephemeralKeys(), log: quiet, ...opts });
   await minion.start();
   if (opts.accept !== false) {
@@ -53,7 +39,7 @@ async function setup(opts: Partial<MinionOptions> & { accept?: boolean } = {}) {
     await nc.close();
     await d.close();
   };
-  cleanups.push(done);
+  fx.cleanups.push(done);
   return { d, nc, minion };
 }
 
@@ -97,7 +83,7 @@ test("minion - expired and replayed commands are not run", async () => {
   await d.audit("expired_command", (x) => x.detail?.jid === old);
   assert.equal(minion.tookJob(old), false);
 
-  const file = join(tmp, `replay-${randomBytes(4).toString("hex")}`);
+  const file = join(fx.tmp, `replay-${randomBytes(4).toString("hex")}`);
   const { jid, raw } = await d.publish({ fun: "cmd.run", arg: [`echo ran >> ${file}`] });
   await d.ret(jid, "web1");
   const startedBefore = minion.stats.started;
@@ -113,16 +99,16 @@ test("minion - expired and replayed commands are not run", async () => {
 
 test("minion - a command replayed after the minion restarted is not run again (seen jids on disk)", async () => {
   const hex = randomBytes(4).toString("hex");
-  const seenFile = join(tmp, `seen-${hex}`);
+  const seenFile = join(fx.tmp, `seen-${hex}`);
   const keys = ephemeralKeys();
   const { d, minion } = await setup({ keys, seenFile });
-  const file = join(tmp, `replay-restart-${hex}`);
+  const file = join(fx.tmp, `replay-restart-${hex}`);
   const { jid, raw } = await d.publish({ fun: "cmd.run", arg: [`echo ran >> ${file}`] });
   await d.ret(jid, "web1");
   await minion.stop({ graceMs: 500 });
-  const nc2 = await connect({ servers: nats.url });
+  const nc2 = await connect({ servers: fx.nats.url });
   const again = new Minion({ nc: nc2, ns: d.s.ns, id: "web1", keys, log: quiet, seenFile });
-  cleanups.push(async () => {
+  fx.cleanups.push(async () => {
     await again.stop({ graceMs: 500 });
     await nc2.close();
   });
@@ -137,7 +123,7 @@ test("minion - a command replayed after the minion restarted is not run again (s
 
 test("minion - grains.setval/append/delval persist, retarget at once, reach the master, and survive a restart", async () => {
   const hex = randomBytes(4).toString("hex");
-  const grainsFile = join(tmp, `grains-${hex}`);
+  const grainsFile = join(fx.tmp, `grains-${hex}`);
   const keys = ephemeralKeys();
   const { d, minion } = await setup({ keys, grainsFile, staticGrains: { role: "base" } });
   const grainsEvents = async () => d.count(d.s.minionGrains("web1"));
@@ -170,9 +156,9 @@ test("minion - grains.setval/append/delval persist, retarget at once, reach the 
   assert.doesNotMatch(readFileSync(grainsFile, "utf8"), /roles/);
   await minion.stop({ graceMs: 500 });
   // A restart keeps them, over the configured grains.
-  const nc2 = await connect({ servers: nats.url });
+  const nc2 = await connect({ servers: fx.nats.url });
   const again = new Minion({ nc: nc2, ns: d.s.ns, id: "web1", keys, log: quiet, grainsFile, staticGrains: { role: "base" } });
-  cleanups.push(async () => {
+  fx.cleanups.push(async () => {
     await again.stop({ graceMs: 500 });
     await nc2.close();
   });
@@ -276,8 +262,8 @@ test("minion - grains.get walks nested keys and falls back to a default", async 
 });
 
 test("minion - glob, list, grain and pcre targets select only the minions they name", async () => {
-  const d = await Driver.start(nats.url);
-  const nc = await connect({ servers: nats.url });
+  const d = await Driver.start(fx.nats.url);
+  const nc = await connect({ servers: fx.nats.url });
   const mk = (id: string, role: string) => new Minion({ nc, ns: d.s.ns, id, keys: ephemeralKeys(), log: quiet, staticGrains: { role } });
   const web = mk("web1.example.com", "web");
   const db = mk("db1.example.com", "db");
@@ -285,7 +271,7 @@ test("minion - glob, list, grain and pcre targets select only the minions they n
   await d.setKey(web.id, "accepted");
   await d.setKey(db.id, "accepted");
   await Promise.all([web.whenAccepted(), db.whenAccepted()]);
-  cleanups.push(async () => {
+  fx.cleanups.push(async () => {
     await Promise.all([web.stop(), db.stop()]);
     await nc.close();
     await d.close();
@@ -323,7 +309,7 @@ test("minion - a rejected key runs nothing; accepting it later works", async () 
 });
 
 test("minion - the master key is pinned at first contact and a different one is refused later", async () => {
-  const pki = mkdtempSync(join(tmp, "pki-"));
+  const pki = mkdtempSync(join(fx.tmp, "pki-"));
   const pinFile = join(pki, "master.pub");
   const keys = ephemeralKeys();
   const { d, minion } = await setup({ id: "pinner", pinFile, keys });
@@ -334,9 +320,9 @@ test("minion - the master key is pinned at first contact and a different one is 
   // A new master key appears (an impostor, or a master reinstalled without telling minions).
   const impostor = ephemeralKeys();
   await d.putMaster(impostor);
-  const nc2 = await connect({ servers: nats.url });
+  const nc2 = await connect({ servers: fx.nats.url });
   const again = new Minion({ nc: nc2, ns: d.s.ns, id: "pinner", keys, log: quiet, pinFile });
-  cleanups.push(async () => { await again.stop(); await nc2.close(); });
+  fx.cleanups.push(async () => { await again.stop(); await nc2.close(); });
   await again.start();
   const a = await d.audit("master_key_mismatch", (x) => x.actor === "pinner");
   assert.equal(a.detail?.finger, fingerprint(impostor.sign.pub));
@@ -349,16 +335,16 @@ test("minion - the master key is pinned at first contact and a different one is 
 });
 
 test("minion - master_finger refuses a master key with another fingerprint", async () => {
-  const d = await Driver.start(nats.url);
-  const nc = await connect({ servers: nats.url });
+  const d = await Driver.start(fx.nats.url);
+  const nc = await connect({ servers: fx.nats.url });
   const m = new Minion({ nc, ns: d.s.ns, id: "fingered", keys: ephemeralKeys(), log: quiet, masterFinger: fingerprint(ephemeralKeys().sign.pub) });
-  cleanups.push(async () => { await m.stop(); await nc.close(); await d.close(); });
+  fx.cleanups.push(async () => { await m.stop(); await nc.close(); await d.close(); });
   await m.start();
   await d.setKey("fingered", "accepted");
   await d.audit("master_key_mismatch", (x) => x.actor === "fingered");
   assert.equal(m.accepted, false);
   const ok = new Minion({ nc, ns: d.s.ns, id: "fingered2", keys: ephemeralKeys(), log: quiet, masterFinger: fingerprint(d.master.sign.pub).toUpperCase() });
-  cleanups.push(() => ok.stop());
+  fx.cleanups.push(() => ok.stop());
   await ok.start();
   await d.setKey("fingered2", "accepted");
   await ok.whenAccepted();
@@ -368,7 +354,7 @@ test("minion - returns made while NATS restarts or is down are delivered exactly
   const { d, minion } = await setup({ id: "survivor" });
   const { jid } = await d.publish({ fun: "test.sleep", arg: [1] });
   await waitFor("the job to start", () => minion.tookJob(jid) || undefined);
-  await nats.restart();
+  await fx.nats.restart();
   const r = await d.ret(jid, "survivor", 60_000);
   assert.equal(r.success, true);
   assert.equal(await d.count(d.s.jobRet(jid, "survivor")), 1);
@@ -378,9 +364,9 @@ test("minion - returns made while NATS restarts or is down are delivered exactly
     const p = await d.publish({ tgt: "survivor", fun: "test.sleep", arg: [0.2] });
     return waitFor("it to start", () => minion.tookJob(p.jid) || undefined, 2000).then(() => p, () => undefined);
   }, 60_000, 100);
-  await nats.kill();
+  await fx.nats.kill();
   await waitFor("the return to be pending while NATS is down", () => (minion.running().length === 0 && minion.pendingReturns > 0) || undefined);
-  await nats.start();
+  await fx.nats.start();
   assert.equal((await d.ret(j2, "survivor", 60_000)).success, true);
   assert.equal(await d.count(d.s.jobRet(j2, "survivor")), 1);
   // The job subscription came back with the connection.
@@ -392,11 +378,11 @@ test("minion - returns made while NATS restarts or is down are delivered exactly
 });
 
 test("minion - runMinion makes 0600 keys, waits for the stream, runs jobs and drains on stop", async () => {
-  const d = await Driver.start(nats.url, { stream: false });
-  cleanups.push(() => d.close());
-  const dataDir = mkdtempSync(join(tmp, "data-"));
+  const d = await Driver.start(fx.nats.url, { stream: false });
+  fx.cleanups.push(() => d.close());
+  const dataDir = mkdtempSync(join(fx.tmp, "data-"));
   const cfgFile = join(dataDir, "minion.yaml");
-  writeFileSync(cfgFile, `nats_url: ${nats.url}\nns: ${d.s.ns}\ndata_dir: ${dataDir}\nlog_level: quiet\nshutdown_grace: 5\ngrains:\n  role: edge\n`);
+  writeFileSync(cfgFile, `nats_url: ${fx.nats.url}\nns: ${d.s.ns}\ndata_dir: ${dataDir}\nlog_level: quiet\nshutdown_grace: 5\ngrains:\n  role: edge\n`);
   const stop = new AbortController();
   let minion: Minion | undefined;
   const running = runMinion({ config: cfgFile, overrides: { id: "daemon1" }, signal: stop.signal, onStarted: (m) => (minion = m) });
@@ -417,7 +403,7 @@ test("minion - runMinion makes 0600 keys, waits for the stream, runs jobs and dr
 });
 
 test("minion - a wrong config key or type stops the minion naming the key", async () => {
-  const f = join(tmp, "bad.yaml");
+  const f = join(fx.tmp, "bad.yaml");
   writeFileSync(f, "job_timeuot: 5\n");
   await assert.rejects(runMinion({ config: f }), /unknown key "job_timeuot" \(did you mean "job_timeout"\?\)/);
   writeFileSync(f, "job_timeout: soon\n");
@@ -425,8 +411,8 @@ test("minion - a wrong config key or type stops the minion naming the key", asyn
 });
 
 test("minion - a swarm of 200 identities starts, is accepted and answers", async () => {
-  const d = await Driver.start(nats.url);
-  cleanups.push(() => d.close());
+  const d = await Driver.start(fx.nats.url);
+  fx.cleanups.push(() => d.close());
   // auto_accept, as a master would do it: accept every key from its start event.
   const c = await d.js.consumers.get(d.s.stream, { filter_subjects: `${d.s.ns}.minion.*.start` });
   void (async () => {
@@ -437,8 +423,8 @@ test("minion - a swarm of 200 identities starts, is accepted and answers", async
       await d.buckets.keys.put(registryKeys.minionKey(o.body.id), encode(rec));
     }
   })().catch(() => {}); // ends when the driver's connection closes
-  const swarm = await startSwarm({ url: nats.url, ns: d.s.ns, count: 200, connections: 2, log: quiet, waitAccepted: true, grains: { role: "swarm" } });
-  cleanups.push(() => swarm.stop());
+  const swarm = await startSwarm({ url: fx.nats.url, ns: d.s.ns, count: 200, connections: 2, log: quiet, waitAccepted: true, grains: { role: "swarm" } });
+  fx.cleanups.push(() => swarm.stop());
   assert.equal(swarm.ids.length, 200);
   assert.equal(new Set(swarm.ids).size, 200);
   const { jid } = await d.publish({ tgt: "role:swarm", tgt_type: "grain" });

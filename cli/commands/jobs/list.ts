@@ -1,8 +1,8 @@
 import { Flags } from "@oclif/core";
 import { StackCommand } from "../../lib/base.js";
 import { isoTime, table } from "../../lib/output.js";
-import { parseWhen } from "../../lib/when.js";
-import type { JobsQuery, JobsReply, JobSummary } from "../../../contracts/api.js";
+import { historyFlags, historyQuery } from "../../lib/history.js";
+import type { JobsReply, JobSummary } from "../../../contracts/api.js";
 
 export function jobRows(jobs: JobSummary[]): string {
   return table(
@@ -28,26 +28,18 @@ export default class JobsList extends StackCommand {
     "<%= config.bin %> jobs list --target 'web*' --user alice --since 2026-11-01 --until 2026-11-02",
   ];
   static flags = {
-    limit: Flags.integer({ description: "how many jobs", default: 50, min: 1, max: 10_000 }),
-    fun: Flags.string({ description: "only jobs of functions matching this glob (test.ping, 'cmd.*')" }),
+    ...historyFlags,
     target: Flags.string({ description: "only jobs whose target (or a member of a list target) matches this glob" }),
     minion: Flags.string({ description: "only jobs this minion returned for" }),
     user: Flags.string({ description: "only jobs this user ran (users without jobs: true see only their own anyway)" }),
-    since: Flags.string({ description: "only jobs started at or after this time: ISO date/time or how long ago (30m, 2h, 7d)" }),
-    until: Flags.string({ description: "only jobs started before this time: ISO date/time or how long ago" }),
-    failed: Flags.boolean({ description: "only jobs with at least one failed return" }),
   };
 
   async run(): Promise<JobsReply> {
     const { flags } = await this.parse(JobsList);
-    const q: JobsQuery = { limit: flags.limit };
-    if (flags.fun) q.fun = flags.fun;
+    const q = historyQuery(flags);
     if (flags.target) q.target = flags.target;
     if (flags.minion) q.minion = flags.minion;
     if (flags.user) q.user = flags.user;
-    if (flags.since) q.since = parseWhen("since", flags.since);
-    if (flags.until) q.until = parseWhen("until", flags.until);
-    if (flags.failed) q.failed = true;
     const c = await this.connect(flags);
     // Through the master, signed: it shows a user only the jobs they may see.
     const reply = await c.api<JobsReply>("jobs", q);

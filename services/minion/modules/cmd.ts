@@ -78,6 +78,14 @@ function killGroup(pid: number | undefined, sig: NodeJS.Signals): void {
   if (pid) signalGroup(pid, sig);
 }
 
+/**
+ * Run a program (no shell) for another module (pkg, service, network): its output is the
+ * caller's to read, so it is not streamed unless `progress` asks for it.
+ */
+export function _run(ctx: ExecContext, argv: string[], opts: { timeout?: number; env?: Record<string, string>; progress?: boolean } = {}): Promise<RunResult> {
+  return _execute(ctx, [argv], { shell: false, progress: opts.progress ?? false, ...(opts.timeout ? { timeout: opts.timeout } : {}), ...(opts.env ? { env: opts.env } : {}) });
+}
+
 export async function _execute(ctx: ExecContext, args: unknown[], kwargs: Record<string, unknown>): Promise<RunResult> {
   const fun = ctx.fun;
   onlyKwargs(fun, kwargs, OPTIONS);

@@ -8,6 +8,7 @@ import { appendFile, chmod as fsChmod, chown as fsChown, lstat, mkdir as fsMkdir
 import { isAbsolute } from "node:path";
 import { RE2JS } from "re2js";
 import type { ExecContext } from "./index.js";
+import { idsByName } from "../users.js";
 import { asBool, asNumber, asString, onlyKwargs, param } from "../args.js";
 import { ArgumentError, ExecError } from "../errors.js";
 
@@ -128,20 +129,6 @@ export async function directory_exists(ctx: ExecContext, args: unknown[], kwargs
   return stat(path).then((s) => s.isDirectory(), () => false);
 }
 
-/** uid/gid <-> name from /etc/passwd and /etc/group (no NSS lookups: the files are the truth on a host). */
-async function idNames(file: "/etc/passwd" | "/etc/group"): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  try {
-    for (const line of (await readFile(file, "utf8")).split("\n")) {
-      const f = line.split(":");
-      if (f.length > 2 && /^\d+$/.test(f[2])) out.set(f[0], Number(f[2]));
-    }
-  } catch {
-    // no such file: numeric ids still work
-  }
-  return out;
-}
-
 function nameOf(ids: Map<string, number>, id: number): string {
   for (const [n, i] of ids) if (i === id) return n;
   return String(id);
@@ -168,7 +155,7 @@ export async function stats(ctx: ExecContext, args: unknown[], kwargs: Record<st
   const path = absPath(ctx, param(args, kwargs, { pos: 0, name: "path" }));
   try {
     const s = await lstat(path);
-    const [users, groups] = await Promise.all([idNames("/etc/passwd"), idNames("/etc/group")]);
+    const [users, groups] = [idsByName("/etc/passwd"), idsByName("/etc/group")];
     return {
       inode: s.ino,
       uid: s.uid,
@@ -217,7 +204,7 @@ async function resolveId(ctx: ExecContext, kind: "user" | "group", v: unknown): 
   if (typeof v === "number" && Number.isInteger(v) && v >= 0) return v;
   const s = asString(ctx.fun, kind, v);
   if (/^\d+$/.test(s)) return Number(s);
-  const id = (await idNames(kind === "user" ? "/etc/passwd" : "/etc/group")).get(s);
+  const id = idsByName(kind === "user" ? "/etc/passwd" : "/etc/group").get(s);
   if (id === undefined) throw new ExecError("not_found", `${ctx.fun}: ${kind} "${s}" does not exist`);
   return id;
 }

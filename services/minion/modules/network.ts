@@ -7,7 +7,7 @@ import { isIP } from "node:net";
 import type { ExecContext } from "./index.js";
 import { asBool, asNumber, asString, onlyKwargs, param } from "../args.js";
 import { ArgumentError, ExecError } from "../errors.js";
-import { _execute } from "./cmd.js";
+import { _run } from "./cmd.js";
 
 interface Inet {
   address: string;
@@ -89,7 +89,7 @@ export async function ping(ctx: ExecContext, args: unknown[], kwargs: Record<str
   const bin = PING.find((p) => existsSync(p));
   if (!bin) throw new ExecError("unavailable", `${ctx.fun}: this host has no ping command (install iputils-ping)`);
   const argv = [bin, "-c", String(count), "-W", String(Math.ceil(timeout)), ...(isIP(host) === 6 ? ["-6"] : []), host];
-  const r = await _execute({ ...ctx, setRetcode: () => {} }, [argv], { shell: false, timeout: count * timeout + 5 });
+  const r = await _run(ctx, argv, { timeout: count * timeout + 5 });
   if (asBoolean) return r.retcode === 0;
   ctx.setRetcode(r.retcode);
   return [r.stdout, r.stderr].filter(Boolean).join("\n");

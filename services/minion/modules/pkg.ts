@@ -8,7 +8,7 @@ import { isAbsolute } from "node:path";
 import type { ExecContext } from "./index.js";
 import { asBool, asString, onlyKwargs, param } from "../args.js";
 import { ArgumentError, ExecError } from "../errors.js";
-import { _execute } from "./cmd.js";
+import { _run, type RunResult } from "./cmd.js";
 
 // Debian policy: lower-case letters, digits, + - . ; never starting with '-', so a name can
 // never be read as an option by apt or dpkg.
@@ -33,17 +33,14 @@ function pkgName(ctx: ExecContext, v: unknown): string {
   return n;
 }
 
-async function run(ctx: ExecContext, argv: string[], timeout = 1800): Promise<{ retcode: number; stdout: string; stderr: string }> {
-  return _execute({ ...ctx, setRetcode: () => {} }, [argv], {
-    shell: false,
-    timeout,
-    env: { DEBIAN_FRONTEND: "noninteractive", LC_ALL: "C" },
-  });
+/** apt/dpkg, never asking questions; apt's own output streams live (an install can take minutes). */
+function run(ctx: ExecContext, argv: string[], timeout = 1800, progress = true): Promise<RunResult> {
+  return _run(ctx, argv, { timeout, progress, env: { DEBIAN_FRONTEND: "noninteractive", LC_ALL: "C" } });
 }
 
 /** Installed packages and their versions, from dpkg's database. */
 async function installed(ctx: ExecContext): Promise<Record<string, string>> {
-  const r = await run(ctx, ["dpkg-query", "-W", "-f=${Package}\\t${Version}\\t${db:Status-Abbrev}\\n"], 120);
+  const r = await run(ctx, ["dpkg-query", "-W", "-f=${Package}\\t${Version}\\t${db:Status-Abbrev}\\n"], 120, false);
   if (r.retcode !== 0 && !r.stdout) throw new ExecError("pkg_failed", `${ctx.fun}: dpkg-query failed: ${r.stderr.trim()}`);
   const out: Record<string, string> = {};
   for (const line of r.stdout.split("\n")) {

@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import type { ExecContext } from "./index.js";
 import { asString, onlyKwargs, param } from "../args.js";
 import { ArgumentError, ExecError } from "../errors.js";
-import { _execute } from "./cmd.js";
+import { _run } from "./cmd.js";
 
 // systemd unit names: letters, digits, ":", "-", "_", ".", "\" and "@"; never starting with '-'.
 const UNIT = /^[A-Za-z0-9_:@.\\][A-Za-z0-9_:@.\\-]{0,255}$/;
@@ -27,7 +27,7 @@ function needSystemd(ctx: ExecContext): void {
 }
 
 async function systemctl(ctx: ExecContext, ...argv: string[]): Promise<{ retcode: number; stdout: string; stderr: string }> {
-  return _execute({ ...ctx, setRetcode: () => {} }, [["systemctl", ...argv]], { shell: false, timeout: 120 });
+  return _run(ctx, ["systemctl", ...argv], { timeout: 120 });
 }
 
 async function change(ctx: ExecContext, verb: "start" | "stop" | "restart", args: unknown[], kwargs: Record<string, unknown>): Promise<boolean> {
