@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -44,19 +44,28 @@ async function stopDaemon(p: ChildProcess): Promise<void> {
   clearTimeout(t);
 }
 
-/** A connection as `party`, with `seed` (nkey seed bytes) or none, and every server error it gets. */
-async function as(url: string, s: ReturnType<typeof subjects>, party: NatsParty, seed?: Uint8Array) {
+/**
+ * A connection as `party`, with `seed` (nkey seed bytes) or none, and every server error and
+ * status change it gets. Probes do not reconnect, so a refusal that cost the connection shows;
+ * `reconnect` is for the long-lived admin connection that only watches.
+ */
+async function as(url: string, s: ReturnType<typeof subjects>, party: NatsParty, seed?: Uint8Array, reconnect = false) {
   const nc = await connect({
     servers: url,
     inboxPrefix: inboxPrefix(s, party),
     ...(seed ? { authenticator: nkeyAuthenticator(seed) } : {}),
-    maxReconnectAttempts: 0,
+    maxReconnectAttempts: reconnect ? -1 : 0,
   });
   const errors: string[] = [];
+  const statuses: string[] = [];
   (async () => {
-    for await (const st of nc.status()) if (st.type === "error") errors.push(String((st as { error?: unknown }).error));
+    for await (const st of nc.status()) {
+      statuses.push(`${new Date().toISOString()} ${st.type} ${JSON.stringify(st)}`);
+      if (st.type === "error") errors.push(String((st as { error?: unknown }).error));
+    }
   })().catch(() => {});
-  return { nc, errors };
+  void nc.closed().then((err) => statuses.push(`${new Date().toISOString()} closed${err ? `: ${String(err)}` : ""}`));
+  return { nc, errors, statuses };
 }
 
 /** The server refuses the publish: a permissions violation naming the subject comes back. */
@@ -76,7 +85,20 @@ async function subscribeRefused(c: { nc: NatsConnection }, subject: string): Pro
   assert.match(String(err), /Permissions Violation for Subscription/);
 }
 
-test("nats lockdown - the generated config, real daemons, and each forbidden publish refused", { timeout: 300_000 }, async (t) => {
+test("nats lockdown - the generated config, real daemons, and each forbidden publish refused", { timeout: 300_000 }, async (t0) => {
+  // A failed step prints the daemons' logs: CI keeps nothing else of them.
+  let failed = false;
+  const t = {
+    test: (name: string, fn: () => Promise<void>) =>
+      t0.test(name, async () => {
+        try {
+          await fn();
+        } catch (err) {
+          failed = true;
+          throw err;
+        }
+      }),
+  };
   const work = mkdtempSync(join(tmpdir(), "natrium-lockdown-"));
   const s = subjects(`lk${randomBytes(4).toString("hex")}`);
   const dataDir = join(work, "master");
@@ -87,6 +109,8 @@ test("nats lockdown - the generated config, real daemons, and each forbidden pub
   delete env.NATS_URL;
   let confArgs: string[] = [];
   const nats = await startNats({
+    // Debug logging names each connection's close and its reason, for a failed run's report.
+    args: ["-D"],
     configFor: async (port, dir) => {
       writeFileSync(
         masterYaml,
@@ -102,6 +126,7 @@ test("nats lockdown - the generated config, real daemons, and each forbidden pub
   });
   const url = nats.url;
   const procs: ChildProcess[] = [];
+  let adminStatuses: string[] = [];
   const adminEnv = { ...env, NATRIUM_KEY: join(pki, "admin.sign"), NATRIUM_USER: "admin", NATS_URL: url, NATRIUM_NS: s.ns };
   const opts = { cwd: work, env: adminEnv };
   try {
@@ -120,7 +145,8 @@ test("nats lockdown - the generated config, real daemons, and each forbidden pub
       procs.push(daemon(["minion", "-c", y], join(work, `${id}.log`)));
     }
 
-    const admin = await as(url, s, { role: "admin" }, nkeySeedOf(readSigningKey(join(pki, "admin.sign")).seed));
+    const admin = await as(url, s, { role: "admin" }, nkeySeedOf(readSigningKey(join(pki, "admin.sign")).seed), true);
+    adminStatuses = admin.statuses;
     await t.test("new minions present their keys through bootstrap; autosign accepts m1 and m2, m3 stays pending", async () => {
       const kv = await waitFor("the keys bucket", () => new Kvm(admin.nc).open(s.keysBucket), 30_000, 200);
       const state = async (id: string) => {
@@ -152,7 +178,7 @@ test("nats lockdown - the generated config, real daemons, and each forbidden pub
       const jobs = await waitFor("the job in the job cache", async () => {
         const { data } = await cliJson<JobsReply>(["jobs", "list"], opts);
         return data.jobs.some((j) => j.user === "alice") ? data : undefined;
-      }, 30_000, 300);
+      }, 120_000, 300); // the embedded job cache's first start (PGlite) is slow on a loaded machine
       assert.ok(jobs.jobs.some((j) => j.fun === "test.ping" && j.user === "admin"));
       // A user's history comes through the master, narrowed to the jobs the user ran.
       const mine = await cliJson<JobsReply>(["jobs", "list", "--key", join(work, "alice.sign"), "--as", "alice"], { cwd: work, env: { ...env, NATS_URL: url, NATRIUM_NS: s.ns } });
@@ -285,6 +311,14 @@ test("nats lockdown - the generated config, real daemons, and each forbidden pub
   } finally {
     // A server that died mid-test says why in its own log.
     if (nats.proc.exitCode !== null || nats.proc.signalCode !== null) console.error(`nats-server exited (${nats.proc.exitCode ?? nats.proc.signalCode}):\n${nats.log().slice(-3000)}`);
+    if (failed) {
+      for (const name of ["master", "jobcache", "m1", "m2", "m3"]) {
+        const f = join(work, `${name}.log`);
+        console.error(`--- ${name}.log (last 4 kB) ---\n${existsSync(f) ? readFileSync(f, "utf8").slice(-4000) : "(none)"}`);
+      }
+      console.error(`--- the test's admin connection ---\n${adminStatuses.join("\n")}`);
+      console.error(`--- nats-server log (last 4 kB) ---\n${nats.log().slice(-4000)}`);
+    }
     await Promise.all(procs.map(stopDaemon));
     await nats.stop();
     rmSync(work, { recursive: true, force: true });

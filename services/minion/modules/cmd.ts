@@ -175,16 +175,18 @@ export async function _execute(ctx: ExecContext, args: unknown[], kwargs: Record
       child.stdin!.end(stdin);
     }
     const timer = timeout > 0 ? setTimeout(() => { timedOut = true; killGroup(child.pid, "SIGKILL"); }, timeout * 1000) : undefined;
+    let lateKill: NodeJS.Timeout | undefined;
     const onAbort = () => {
       // A job killed through saltutil has had its signal already.
       if (!(ctx.signal.reason instanceof JobKilledError)) killGroup(child.pid, "SIGTERM");
       // A command that ignores SIGTERM still goes; the job has already ended for the master.
-      setTimeout(() => killGroup(child.pid, "SIGKILL"), 2000).unref();
+      lateKill = setTimeout(() => killGroup(child.pid, "SIGKILL"), 2000).unref();
     };
     ctx.signal.addEventListener("abort", onAbort, { once: true });
     child.on("error", (e) => { spawnError = e; });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
+      clearTimeout(lateKill);
       unregister?.();
       ctx.signal.removeEventListener("abort", onAbort);
       if (spawnError) {
