@@ -135,9 +135,18 @@ export const JobReply = Type.Object({
 });
 export type JobReply = Static<typeof JobReply>;
 
-export const RebuildRequest = Type.Object({}, { additionalProperties: false });
+export const RebuildRequest = Type.Object(
+  {
+    /** Keep the rows events before this stream sequence made, and replay from it; absent: empty the tables and replay the whole stream. */
+    from_seq: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  { additionalProperties: false },
+);
+export type RebuildRequest = Static<typeof RebuildRequest>;
 export const rebuildRequest = validator("rebuild request", RebuildRequest);
 export const RebuildReply = Type.Object({
+  /** The stream sequence the replay started at (1 for a full rebuild). */
+  from_seq: Type.Optional(Type.Integer()),
   events: Type.Integer(),
   stream_last_seq: Type.Integer(),
   took_ms: Type.Number(),

@@ -29,7 +29,7 @@ import { NatriumError } from "../../contracts/errors.js";
 import { sleep } from "../common/bus.js";
 import type { Logger } from "../common/log.js";
 import { emptyState, needsEidLookup, preverify, project, refusalRow, AuditKinds, emptyRows, type ProjectionState, type RawMessage, type Trust } from "./projection.js";
-import { alreadyProjected, loadState, truncateAll, writeRows } from "./writer.js";
+import { alreadyProjected, loadState, rewindTo, truncateAll, writeRows } from "./writer.js";
 import { describe, isDataError, type Store } from "./store.js";
 import type { MasterKey } from "./trust.js";
 
@@ -368,29 +368,50 @@ export class Projector {
   }
 
   /**
-   * Empty the tables, recreate the consumer at the start of the stream and replay it. Resolves
-   * when the projection has caught up with the stream's last event at the time of the call;
-   * consumption then simply continues. Concurrent calls share one rebuild.
+   * Empty the tables, recreate the consumer at the start of the stream and replay it; or, with
+   * `fromSeq`, wind the tables back to just before that stream sequence and replay from there
+   * (rows before it are kept: the stream may no longer hold what made them). Resolves when the
+   * projection has caught up with the stream's last event at the time of the call; consumption
+   * then simply continues. Concurrent calls share one rebuild.
    */
-  rebuild(): Promise<CaughtUp> {
-    this.rebuilding ??= this.doRebuild().finally(() => (this.rebuilding = undefined));
+  rebuild(fromSeq?: number): Promise<CaughtUp> {
+    this.rebuilding ??= this.doRebuild(fromSeq).finally(() => (this.rebuilding = undefined));
     return this.rebuilding;
   }
 
-  private async doRebuild(): Promise<CaughtUp> {
+  private async doRebuild(fromSeq?: number): Promise<CaughtUp> {
     const s = this.o.subjects;
-    this.o.log.info("rebuild: stopping consumption");
-    await this.halt();
     const jsm = await this.manager();
+    const before = (await jsm.streams.info(s.stream)).state;
+    if (fromSeq !== undefined && fromSeq > 1) {
+      // Rows made by events the stream has dropped (max age) could not come back.
+      if (fromSeq < before.first_seq) {
+        throw new NatriumError(
+          "bad_request",
+          `the stream ${s.stream} holds sequences ${before.first_seq}..${before.last_seq}: rebuilding from ${fromSeq} would drop rows it cannot replay; use --from ${before.first_seq} or later`,
+        );
+      }
+      if (fromSeq > before.last_seq + 1) {
+        throw new NatriumError("bad_request", `the stream ${s.stream} ends at sequence ${before.last_seq}: nothing to rebuild from ${fromSeq}`);
+      }
+    }
+    this.o.log.info("rebuild: stopping consumption", { from_seq: fromSeq ?? 1 });
+    await this.halt();
     try {
-      await truncateAll(this.o.store.db);
-      await jsm.consumers.delete(s.stream, s.jobcacheConsumer).catch((err) => {
-        if (!isNotFound(err)) throw err;
-      });
+      if (fromSeq !== undefined && fromSeq > 1) {
+        await rewindTo(this.o.store.db, s.stream, fromSeq);
+        this.forceRecreate = true;
+        this.o.log.info("rebuild: tables wound back; replaying the stream", { from_seq: fromSeq });
+      } else {
+        await truncateAll(this.o.store.db);
+        await jsm.consumers.delete(s.stream, s.jobcacheConsumer).catch((err) => {
+          if (!isNotFound(err)) throw err;
+        });
+        this.o.log.info("rebuild: tables emptied; replaying the stream");
+      }
       this.state = emptyState();
       this.cursor = 0;
       this.maxRowSeq = 0;
-      this.o.log.info("rebuild: tables emptied; replaying the stream");
     } finally {
       if (!this.stopped) this.resume();
     }

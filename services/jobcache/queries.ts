@@ -210,12 +210,13 @@ export async function status(db: Db, store: Store, nc: NatsConnection, s: Subjec
   };
 }
 
-export async function rebuild(db: Db, projector: Projector | undefined): Promise<RebuildReply> {
+export async function rebuild(db: Db, projector: Projector | undefined, fromSeq?: number): Promise<RebuildReply> {
   if (!projector) throw new NatriumError("not_ready", "the job cache is still starting (waiting for the master key or the stream)");
   const t0 = performance.now();
-  const r = await projector.rebuild();
+  const r = await projector.rebuild(fromSeq);
   const c = await tableCounts(db);
   return {
+    from_seq: fromSeq ?? 1,
     events: c.events,
     stream_last_seq: r.streamLastSeq,
     took_ms: Math.round(performance.now() - t0),
@@ -238,9 +239,9 @@ export function serveQueries(nc: NatsConnection, s: Subjects, store: Store, proj
     s.cache("rebuild"),
     QUEUE_GROUP,
     async (req) => {
-      rebuildRequest.parse(req);
-      log.info("rebuild requested");
-      return rebuild(db, projector());
+      const { from_seq } = rebuildRequest.parse(req);
+      log.info("rebuild requested", { from_seq: from_seq ?? 1 });
+      return rebuild(db, projector(), from_seq);
     },
     log,
   );

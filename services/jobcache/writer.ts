@@ -2,11 +2,12 @@
 // idempotent (ON CONFLICT DO NOTHING on the natural keys, upserts that cannot go backwards), so
 // a batch that is delivered again after a crash changes nothing.
 
-import { and, eq, getTableColumns, gte, inArray, isNull, lte, max, sql, type SQL } from "drizzle-orm";
+import { and, asc, eq, getTableColumns, gt, gte, inArray, isNotNull, isNull, lte, max, sql, type SQL } from "drizzle-orm";
 import type { PgTable } from "drizzle-orm/pg-core";
 import { audit, events, jobReturns, jobs, minions, projection } from "../../migrations/schema.js";
 import type { Db } from "./store.js";
-import type { MinionKey, ProjectionState, Rows } from "./projection.js";
+import { evolve, type MinionKey, type ProjectionState, type Rows } from "./projection.js";
+import type { NatriumEvent } from "../../contracts/events/index.js";
 import type { KeyState } from "../../contracts/subjects.js";
 
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
@@ -151,4 +152,47 @@ export async function loadState(
 /** Empty every projection table (rebuild). */
 export async function truncateAll(db: Db): Promise<void> {
   await db.execute(sql`truncate table ${jobs}, ${jobReturns}, ${events}, ${minions}, ${audit}, ${projection}`);
+}
+
+/**
+ * Wind the projection back to just before stream sequence `fromSeq` (a partial rebuild): rows
+ * that events at or after it made are deleted, jobs they closed are open again, and the
+ * minions table is derived afresh from the minion events before it (key, start, grains: they
+ * are kept in `events` whatever retention prunes), so the key state that decides which returns
+ * are trusted is exactly what it was at `fromSeq - 1`. Replaying from `fromSeq` then gives the
+ * tables a full replay would. One transaction: a crash leaves the old projection.
+ */
+export async function rewindTo(db: Db, stream: string, fromSeq: number): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.delete(jobReturns).where(gte(jobReturns.seq, fromSeq));
+    await tx.delete(jobs).where(gte(jobs.seq, fromSeq));
+    await tx
+      .update(jobs)
+      .set({ finished: null, doneReason: null, missing: null, unexpected: null, running: null, doneSeq: null })
+      .where(gte(jobs.doneSeq, fromSeq));
+    await tx.delete(audit).where(gte(audit.seq, fromSeq));
+    await tx.delete(events).where(gte(events.seq, fromSeq));
+    await tx.delete(minions);
+    let state: ProjectionState = { keys: new Map() };
+    for (let after = 0; ; ) {
+      const page = await tx
+        .select({ seq: events.seq, subject: events.subject, signer: events.signer, body: events.body })
+        .from(events)
+        .where(and(gt(events.seq, after), isNull(events.jid), isNotNull(events.minion)))
+        .orderBy(asc(events.seq))
+        .limit(5000);
+      if (!page.length) break;
+      const rows: Rows = { events: [], audit: [], jobs: [], done: [], returns: [], minions: [] };
+      for (const e of page) {
+        state = evolve(rows, state, e.seq, { subject: e.subject, signer: e.signer, body: e.body as unknown as NatriumEvent, sig: "", payload: new Uint8Array() });
+      }
+      await applyUpdates(tx, { ...rows, events: [], done: [] });
+      after = page[page.length - 1].seq;
+    }
+    // Never forward: a job cache still behind `fromSeq` must not skip what it has not projected.
+    await tx
+      .insert(projection)
+      .values({ stream, lastSeq: 0 })
+      .onConflictDoUpdate({ target: projection.stream, set: { lastSeq: sql`least(${projection.lastSeq}, ${fromSeq - 1})` } });
+  });
 }

@@ -361,6 +361,18 @@ test("e2e - natrium up, then the CLI runs jobs and reads history without flags",
       assert.ok(data.events > 0);
       const after = await cliJson<JobReply>(["jobs", "show", lastJid], opts);
       assert.deepEqual(after.data, before.data);
+      // From a time (the first event stored at or after it) and from a sequence.
+      const fromTime = await cliJson<RebuildReply>(["cache", "rebuild", "--from", "10m"], opts);
+      assert.equal(fromTime.code, 0, fromTime.stderr);
+      assert.ok(fromTime.data.from_seq! >= 1 && fromTime.data.events === data.events);
+      const mid = Math.max(2, Math.floor(data.stream_last_seq / 2));
+      const partial = await cli(["cache", "rebuild", "--from", String(mid)], opts);
+      assert.equal(partial.code, 0, partial.stderr);
+      assert.match(partial.stdout, new RegExp(`^Replayed events ${mid}\\.\\.\\d+ in [\\d.]+ s; the job cache holds \\d+ events\\.$`, "m"));
+      assert.deepEqual((await cliJson<JobReply>(["jobs", "show", lastJid], opts)).data, before.data);
+      const bad = await cli(["cache", "rebuild", "--from", "yesterday-ish"], opts);
+      assert.equal(bad.code, 2);
+      assert.match(oneLine(bad.stderr), /--from "yesterday-ish" is not a time/);
       // cache status: counts, the span of the history, and how far the projection has come.
       const st = await waitFor("the job cache caught up", async () => {
         const { data: s } = await cliJson<{ jobs: number; lag: number; oldest_job: number; newest_job: number; store: string }>(["cache", "status"], opts);

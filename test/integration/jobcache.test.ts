@@ -301,6 +301,17 @@ test("jobcache - a rebuild gives identical tables, row for row", { timeout: 300_
     assert.ok(r.stream_last_seq > 0);
     assert.deepEqual(await snapshot(db.sql), before);
 
+    // From a point: rows before it kept, the rest replayed, the same tables — wherever the
+    // point falls (between a key event and the returns it decides, inside a job, at the end).
+    const last = r.stream_last_seq;
+    const step = Math.ceil(last / 12);
+    for (const from of [...Array.from({ length: 12 }, (_, i) => 2 + i * step).filter((x) => x <= last), last, last + 1]) {
+      const p = await request<RebuildReply>(env.nc, env.s.cache("rebuild"), { from_seq: from }, 120_000);
+      assert.equal(p.from_seq, from);
+      assert.deepEqual(await snapshot(db.sql), before, `rebuild from ${from}`);
+    }
+    await assert.rejects(request(env.nc, env.s.cache("rebuild"), { from_seq: last + 5 }, 10_000), /ends at sequence/);
+
     // Live consumption resumed after the rebuild.
     await publishAll(env.js, [env.cast.jobNew(J(30), ["node1.example.com"], { ts: BASE_TS + 99_000 })]);
     await caughtUp(env);
