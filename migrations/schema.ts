@@ -53,7 +53,11 @@ export const jobs = pgTable(
   ],
 );
 
-/** One row per (job, minion): the first valid job.ret in stream order wins. */
+/**
+ * One row per (job, minion): the first valid job.ret in stream order wins. Partitioned by range
+ * of jid, one partition per UTC day (migration 0005, services/jobcache/partitions.ts): drizzle-kit
+ * does not model partitioning, so a change to this table needs its migration edited by hand.
+ */
 export const jobReturns = pgTable(
   "job_returns",
   {

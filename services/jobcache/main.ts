@@ -19,6 +19,7 @@ import { openStore, describe, type Store } from "./store.js";
 import { Projector } from "./consumer.js";
 import { serveQueries } from "./queries.js";
 import { scheduleRetention } from "./retention.js";
+import { schedulePartitions } from "./partitions.js";
 import { watchMasterKey, type MasterKey } from "./trust.js";
 
 export interface RunJobcacheOptions {
@@ -95,6 +96,7 @@ export async function runJobcache(opts: RunJobcacheOptions = {}): Promise<void> 
     });
     await p.start();
     projector = p;
+    await schedulePartitions(st.db, log, stop.signal);
     scheduleRetention(st.db, cfg.keep_jobs, cfg.prune_interval, log, stop.signal);
     log.info("job cache started", { stream: s.stream, consumer: s.jobcacheConsumer, last_seq: p.lastSeq });
     await stopped;

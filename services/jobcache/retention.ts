@@ -1,7 +1,8 @@
 // Retention (Salt's keep_jobs): jobs older than keep_jobs hours leave the Postgres history, with
-// their returns and their events rows, and so do jobs that never got a return. Deleted in small
-// batches, each its own short statement, so projection (which writes the same tables) is never
-// held up behind one long delete. The stream keeps its own, separate max age (the master's
+// their returns and their events rows, and so do jobs that never got a return. job_returns is
+// partitioned by day (partitions.ts): the days that ended before the cutoff are dropped whole;
+// the rest is deleted in small batches, each its own short statement, so projection (which
+// writes the same tables) is never held up behind one long delete. The stream keeps its own, separate max age (the master's
 // stream_max_age); a rebuild may bring back what the stream still holds until the next prune.
 
 import { and, inArray, lt, notExists, sql } from "drizzle-orm";
@@ -9,16 +10,23 @@ import { events, jobReturns, jobs } from "../../migrations/schema.js";
 import type { Db } from "./store.js";
 import type { Logger } from "../common/log.js";
 import { describe } from "./store.js";
+import { dropPartitionsBefore } from "./partitions.js";
 
 export interface Pruned {
   jobs: number;
   returns: number;
   events: number;
+  /** Whole days of job_returns dropped (their rows are counted in `returns`). */
+  partitions: number;
 }
 
 /** Delete what is older than `cutoff`, `batch` jobs at a time; stops early when `signal` aborts. */
 export async function pruneOnce(db: Db, cutoff: Date, batch = 500, signal?: AbortSignal): Promise<Pruned> {
-  const total: Pruned = { jobs: 0, returns: 0, events: 0 };
+  const total: Pruned = { jobs: 0, returns: 0, events: 0, partitions: 0 };
+  // Days of returns that ended before the cutoff go whole; the rows of the rest one by one.
+  const dropped = await dropPartitionsBefore(db, cutoff, signal);
+  total.partitions = dropped.partitions;
+  total.returns = dropped.returns;
   for (;;) {
     if (signal?.aborted) break;
     const old = await db.select({ jid: jobs.jid }).from(jobs).where(lt(jobs.created, cutoff)).orderBy(jobs.created).limit(batch);

@@ -6,6 +6,7 @@ import { and, asc, eq, getTableColumns, gt, gte, inArray, isNotNull, isNull, lte
 import type { PgTable } from "drizzle-orm/pg-core";
 import { audit, events, jobReturns, jobs, minions, projection } from "../../migrations/schema.js";
 import type { Db } from "./store.js";
+import { ensurePartitions } from "./partitions.js";
 import { evolve, type MinionKey, type ProjectionState, type Rows } from "./projection.js";
 import type { NatriumEvent } from "../../contracts/events/index.js";
 import type { KeyState } from "../../contracts/subjects.js";
@@ -28,6 +29,7 @@ function chunks<T>(xs: T[], n = CHUNK): T[][] {
  * before them, follow it in a transaction only when the batch has any.
  */
 export async function writeRows(db: Db, stream: string, rows: Rows, lastSeq: number): Promise<void> {
+  if (rows.returns.length) await ensurePartitions(db, rows.returns.map((r) => r.jid));
   const inserts = insertStatement(rows, stream, lastSeq);
   if (!rows.done.length && !rows.minions.length) {
     await db.execute(inserts);

@@ -2,7 +2,7 @@
 // projects, what it refuses, that it never duplicates, and that a rebuild gives the same rows.
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -444,7 +444,10 @@ test("jobcache - two migrators on a fresh database both succeed", { timeout: 120
       assert.equal(distinct, MIGRATIONS);
     }
     const tables = await db.sql`select tablename from pg_tables where schemaname = 'public' order by 1`;
-    assert.deepEqual(tables.map((t) => t.tablename), ["audit", "events", "job_returns", "jobs", "minions", "projection"]);
+    // job_returns is partitioned: its default partition comes with the migration, day partitions with the first returns.
+    assert.deepEqual(tables.map((t) => t.tablename), ["audit", "events", "job_returns", "job_returns_default", "jobs", "minions", "projection"]);
+    const [{ kind }] = await db.sql`select relkind as kind from pg_class where relname = 'job_returns'`;
+    assert.equal(kind, "p", "job_returns is a partitioned table");
   } finally {
     await db.drop();
   }
@@ -482,3 +485,55 @@ function runMain(args: string[]): Promise<{ code: number | null; stderr: string 
     p.once("exit", (code) => resolve({ code, stderr }));
   });
 }
+
+test("jobcache - migration 0005 moves an existing history into day partitions, nothing lost", { timeout: 120_000 }, async () => {
+  const db = await freshDatabase();
+  const log = createLogger({ svc: "test" }, "quiet");
+  // The migrations as they were before job_returns was partitioned.
+  const src = join(ROOT, "migrations", "sql");
+  const old = mkdtempSync(join(tmpdir(), "natrium-mig-"));
+  const journal = JSON.parse(readFileSync(join(src, "meta", "_journal.json"), "utf8")) as { entries: { tag: string }[] };
+  const upTo = journal.entries.findIndex((e) => e.tag === "0005_partition_job_returns");
+  assert.ok(upTo > 0);
+  cpSync(src, old, { recursive: true });
+  writeFileSync(join(old, "meta", "_journal.json"), JSON.stringify({ ...journal, entries: journal.entries.slice(0, upTo) }));
+  try {
+    process.env.NATRIUM_MIGRATIONS = old;
+    const before = await openStore({ databaseUrl: db.url, dataDir: "/nonexistent", log });
+    await before.close();
+    delete process.env.NATRIUM_MIGRATIONS;
+    const [{ kind: oldKind }] = await db.sql`select relkind as kind from pg_class where relname = 'job_returns'`;
+    assert.equal(oldKind, "r");
+    const rows = [
+      ["20261126093000000001", "web1"],
+      ["20261126093000000001", "web2"],
+      ["20261127101500000002", "web1"],
+      ["20260230000000000003", "web1"], // not a date: the default partition
+    ];
+    for (const [i, [jid, minion]] of rows.entries()) {
+      await db.sql`insert into events (seq, eid, subject, type, jid, minion, signer, ts, body)
+        values (${i + 1}, ${"e" + i}, ${"natrium.job." + jid + ".ret." + minion}, 'job.ret', ${jid}, ${minion}, ${"minion " + minion}, now(), ${db.sql.json({ jid, id: minion })})`;
+      await db.sql`insert into job_returns (jid, minion, fun, fun_args, return, retcode, success, start, "end", duration_ms, eid, seq)
+        values (${jid}, ${minion}, 'test.ping', '[]', 'true', 0, ${minion !== "web2"}, now(), now(), 1, ${"e" + i}, ${i + 1})`;
+    }
+    const snap = async () => await db.sql`select jid, minion, success, seq from job_returns order by jid, minion`;
+    const was = await snap();
+
+    const after = await openStore({ databaseUrl: db.url, dataDir: "/nonexistent", log });
+    await after.close();
+    const [{ kind }] = await db.sql`select relkind as kind from pg_class where relname = 'job_returns'`;
+    assert.equal(kind, "p");
+    assert.deepEqual(await snap(), was, "every return kept");
+    const parts = await db.sql`select jid, minion, tableoid::regclass::text as part from job_returns order by jid, minion`;
+    assert.deepEqual(parts.map((r) => r.part), ["job_returns_default", "job_returns_p20261126", "job_returns_p20261126", "job_returns_p20261127"]);
+    // Salt's view reads through the partitions, and the indexes are there.
+    const salt = await db.sql`select id, success from salt_returns where jid = '20261126093000000001' order by id`;
+    assert.deepEqual(salt.map((r) => [r.id, r.success]), [["web1", "True"], ["web2", "False"]]);
+    const idx = await db.sql`select indexname from pg_indexes where tablename = 'job_returns' order by 1`;
+    assert.deepEqual(idx.map((r) => r.indexname), ["job_returns_failed_idx", "job_returns_minion_idx", "job_returns_pkey"]);
+  } finally {
+    delete process.env.NATRIUM_MIGRATIONS;
+    rmSync(old, { recursive: true, force: true });
+    await db.drop();
+  }
+});
