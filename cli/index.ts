@@ -2,6 +2,9 @@
 // the build bundles (cli/bundle.ts) so that a `natrium` invocation reads one file instead of
 // resolving hundreds of modules. Add a command here and in its own file under commands/.
 import AuditTail from "./commands/audit/tail.js";
+import FilesList from "./commands/files/list.js";
+import FilesPut from "./commands/files/put.js";
+import FilesRm from "./commands/files/rm.js";
 import CacheRebuild from "./commands/cache/rebuild.js";
 import CacheStatus from "./commands/cache/status.js";
 import EventsTail from "./commands/events/tail.js";
@@ -29,6 +32,9 @@ import UserKeygen from "./commands/user/keygen.js";
 
 export const COMMANDS = {
   "audit:tail": AuditTail,
+  "files:list": FilesList,
+  "files:put": FilesPut,
+  "files:rm": FilesRm,
   "cache:rebuild": CacheRebuild,
   "cache:status": CacheStatus,
   "events:tail": EventsTail,

@@ -10,6 +10,7 @@ import { Jid, Millis, MinionId, PublicKey } from "./events/common.js";
 import { KeyStates } from "./subjects.js";
 import { TargetType } from "./events/job.js";
 import { UserName } from "./request.js";
+import { FileRecord } from "./files.js";
 
 export const ErrorReply = Type.Object({ code: Type.String(), message: Type.String() });
 export type ErrorReply = Static<typeof ErrorReply>;
@@ -248,3 +249,38 @@ export const KeysReply = Type.Object({
   master: Type.Object({ id: Type.String(), pub: PublicKey, finger: Type.String() }),
 });
 export type KeysReply = Static<typeof KeysReply>;
+
+/** Most bytes one `files put` chunk carries: well under the default NATS max_payload (1 MiB). */
+export const FILE_CHUNK_MAX = 256 * 1024;
+
+/**
+ * `{ns}.api.files`: the master's file store. `put` sends a file in chunks of one upload (index
+ * 0, 1, … in order; `last` on the final one), `list` the stored files (glob `match` on the
+ * path), `remove` one. Putting and removing need `files: true` (or admin); any admitted user may list.
+ */
+export const FilesRequest = Type.Union([
+  Type.Object(
+    {
+      op: Type.Literal("put"),
+      path: Type.String({ minLength: 1, maxLength: 262 }),
+      upload: Type.String({ minLength: 8, maxLength: 64 }),
+      index: Type.Integer({ minimum: 0 }),
+      data: Type.Uint8Array({ maxByteLength: FILE_CHUNK_MAX }),
+      last: Type.Boolean(),
+      mode: Type.Optional(Type.String({ pattern: "^0[0-7]{3}$" })),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object({ op: Type.Literal("list"), match: Type.Optional(Type.String({ minLength: 1, maxLength: 262 })) }, { additionalProperties: false }),
+  Type.Object({ op: Type.Literal("remove"), path: Type.String({ minLength: 1, maxLength: 262 }) }, { additionalProperties: false }),
+]);
+export type FilesRequest = Static<typeof FilesRequest>;
+export const filesRequest = validator("files request", FilesRequest);
+
+export const FilesReply = Type.Object({
+  /** list: every matching file; put (last chunk) and remove: the file concerned; other chunks: none. */
+  files: Type.Array(FileRecord),
+  /** put: bytes received so far in this upload. */
+  received: Type.Optional(Type.Integer()),
+});
+export type FilesReply = Static<typeof FilesReply>;

@@ -65,17 +65,19 @@ export function natsPermissions(s: Subjects, p: NatsParty, durables: readonly st
   const inbox = `${inboxPrefix(s, p)}.>`;
   const guard = durables.flatMap((d) => [`$JS.API.CONSUMER.*.${s.stream}.${d}`, `$JS.API.CONSUMER.*.${s.stream}.${d}.>`]);
   const kvStream = (bucket: string) => `KV_${bucket}`;
+  const objStream = (bucket: string) => `OBJ_${bucket}`;
   switch (p.role) {
     case "master": {
       // The master owns the stream and the buckets: it creates and updates them, tracks jobs
       // with consumers, and answers the API. It is the one party trusted with all of them.
-      const streams = [s.stream, s.progressStream, kvStream(s.keysBucket), kvStream(s.minionsBucket), kvStream(s.requestsBucket)];
+      const streams = [s.stream, s.progressStream, kvStream(s.keysBucket), kvStream(s.minionsBucket), kvStream(s.requestsBucket), objStream(s.filesBucket)];
       return {
         publish: [
           s.all,
           `$KV.${s.keysBucket}.>`,
           `$KV.${s.minionsBucket}.>`,
           `$KV.${s.requestsBucket}.>`,
+          `$O.${s.filesBucket}.>`,
           "$JS.API.INFO",
           "$JS.API.STREAM.NAMES",
           "$JS.API.STREAM.LIST",
@@ -141,6 +143,8 @@ export function natsPermissions(s: Subjects, p: NatsParty, durables: readonly st
           `${s.ns}.job.*.prog.${t}`,
           s.allAudit,
           ...readStream(kvStream(s.keysBucket)),
+          // salt:// files: read the master's file store (the master signs what is in it).
+          ...readStream(objStream(s.filesBucket)),
         ],
         publishDeny: [],
         subscribe: [s.allJobNew, s.ctl(p.id), inbox],

@@ -116,6 +116,8 @@ export function subjects(nsIn: string) {
     minionsBucket: `${ns}_minions`,
     /** Request ids the master has seen (replay protection); entries expire. */
     requestsBucket: `${ns}_requests`,
+    /** The master's file store (Salt's salt:// file server): an object store, written by the master only. */
+    filesBucket: `${ns}_files`,
     jobcacheConsumer: "jobcache",
     /** The durable consumer all masters share for minion lifecycle events. */
     lifecycleConsumer: "master-lifecycle",
@@ -127,7 +129,7 @@ export type Subjects = ReturnType<typeof subjects>;
 export const KeyStates = ["pending", "accepted", "rejected", "deleted"] as const;
 export type KeyState = (typeof KeyStates)[number];
 
-export const ApiVerbs = ["publish", "ping", "keys", "jobs", "job", "audit", "match"] as const;
+export const ApiVerbs = ["publish", "ping", "keys", "jobs", "job", "audit", "match", "files"] as const;
 export type ApiVerb = (typeof ApiVerbs)[number];
 
 export const CacheVerbs = ["jobs", "job", "rebuild", "status", "audit"] as const;

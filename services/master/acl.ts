@@ -31,6 +31,8 @@ export interface Principal {
   keys: boolean;
   /** May see every job in the history, not only the ones the user ran (Salt's @jobs). */
   jobs: boolean;
+  /** May put files into and remove files from the master's file store. */
+  files: boolean;
   rules: AclRule[];
 }
 

@@ -9,6 +9,7 @@ const User = Type.Object(
     admin: Type.Optional(Type.Boolean()),
     keys: Type.Optional(Type.Boolean()),
     jobs: Type.Optional(Type.Boolean()),
+    files: Type.Optional(Type.Boolean()),
     acl: Type.Optional(
       Type.Array(Type.Union([Type.String({ minLength: 1 }), Type.Record(Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 })))])),
     ),
@@ -61,6 +62,12 @@ export const MasterConfig = Type.Object(
     stream_max_age: Type.Number({ default: 0, minimum: 0, description: "hours the events stream keeps events; 0 keeps them until removed by hand" }),
     progress_max_age: Type.Number({ default: 3600, minimum: 1, description: "seconds the progress stream keeps job output chunks (`natrium run --stream`, `natrium jobs watch`); the job's return keeps the whole output regardless" }),
     progress_max_bytes: Type.Integer({ default: 256 * 1024 * 1024, minimum: 1024 * 1024, description: "bytes the progress stream may hold; the oldest chunks are dropped first" }),
+    file_max_bytes: Type.Integer({
+      default: 64 * 1024 * 1024,
+      minimum: 1024,
+      maximum: 1024 * 1024 * 1024,
+      description: "largest file `natrium files put` may store in the master's file store (salt://); the master holds an upload in memory while it arrives",
+    }),
     stream_replicas: Type.Integer({ default: 1, minimum: 1, maximum: 5, description: "JetStream replicas of the stream and buckets (3 in a cluster)" }),
   },
   { additionalProperties: false },

@@ -22,7 +22,7 @@ export async function runMaster(opts: { config?: string; overrides?: Record<stri
     const nc = await connectBus({ url: cfg.nats_url, name: `natrium-master-${cfg.id}`, log, waitForServer: true, auth });
     const master = new Master(nc, keys, {
       id: cfg.id, ns: cfg.ns, timeout: cfg.timeout, autoAccept: cfg.auto_accept, commandTtl: cfg.command_ttl,
-      streamMaxAgeHours: cfg.stream_max_age, progressMaxAgeSec: cfg.progress_max_age, progressMaxBytes: cfg.progress_max_bytes, replicas: cfg.stream_replicas, resumeWindowSec: cfg.resume_window,
+      streamMaxAgeHours: cfg.stream_max_age, progressMaxAgeSec: cfg.progress_max_age, progressMaxBytes: cfg.progress_max_bytes, fileMaxBytes: cfg.file_max_bytes, replicas: cfg.stream_replicas, resumeWindowSec: cfg.resume_window,
       gatherJobTimeoutSec: cfg.gather_job_timeout, jobMaxWaitSec: cfg.job_max_wait,
       autosign: cfg.autosign, users: cfg.users, nodegroups: cfg.nodegroups, requestWindowSec: cfg.request_window, adminPub: admin.key.pub,
     }, log);

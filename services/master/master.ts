@@ -23,6 +23,8 @@ import { Gate, type UserConfig } from "./gate.js";
 import { checkKeys, DeniedError, type Principal } from "./acl.js";
 import { handleKeys } from "./keyapi.js";
 import { Kvm } from "@nats-io/kv";
+import { Objm } from "@nats-io/obj";
+import { FileStore } from "./filestore.js";
 import { checkNodegroups, type Nodegroups } from "../common/target.js";
 import { handleMatch } from "./match.js";
 
@@ -39,6 +41,8 @@ export interface MasterOptions {
   progressMaxAgeSec?: number;
   /** Bytes the progress stream may hold (default 256 MiB). */
   progressMaxBytes?: number;
+  /** Largest file the file store takes (file_max_bytes). */
+  fileMaxBytes?: number;
   replicas: number;
   /** Seconds back to look for this master's open jobs at start; 0 = off. */
   resumeWindowSec?: number;
@@ -160,6 +164,8 @@ export class Master {
     serveSigned("audit", (body, who) => handleAudit(nc, s, body, who));
     // Any admitted user may ask which minions a target selects; nothing runs.
     serveSigned("match", async (body) => handleMatch(body, this.registry, nodegroups));
+    const files = new FileStore(await new Objm(nc).create(s.filesBucket, { replicas: this.o.replicas, description: "Natrium file store (salt://), written by the master" }), s.ns, this.keys.sign, this.o.fileMaxBytes ?? 64 * 1024 * 1024, log);
+    serveSigned("files", (body, who) => files.handle(body, who));
     serve(nc, s.api("ping"), "master", async () => ({
       master: this.o.id,
       version: VERSION,

@@ -22,6 +22,7 @@ import { SeenJids, normFinger, toWire } from "./guards.js";
 import { collectGrains, natriumVersion, type Grains } from "./grains.js";
 import { signalGroup } from "./process-group.js";
 import { CustomGrains } from "./custom-grains.js";
+import { MasterFiles } from "./files.js";
 import { ModuleLoader, type ExecContext, type JobControl, type JobInfo, type SignalOutcome } from "./modules/index.js";
 import { ExecError, JobAbortedError, JobKilledError, JobTimeoutError, MinionBlackoutError } from "./errors.js";
 import { Blackout, type BlackoutSettings } from "./blackout.js";
@@ -124,6 +125,8 @@ export class Minion implements HostedMinion {
   private acceptWaiters: (() => void)[] = [];
   /** The master key this minion trusts (pinned or matching master_finger). */
   private masterPub: string | undefined;
+  /** salt:// files from the master's file store, checked against masterPub. */
+  private files: MasterFiles | undefined;
   private pinned: string | undefined;
   private refusedMaster = new Set<string>();
   /** Counters for tests and `saltutil`-style introspection; cheap enough to keep always. */
@@ -488,6 +491,7 @@ export class Minion implements HostedMinion {
         setGrain: (key, value) => this.setGrain(key, value),
         refreshGrains: () => this.refreshGrains(),
         jobs: this.control(entry),
+        files: (this.files ??= new MasterFiles(this.host.nc, this.host.s, () => this.masterPub)),
       };
       ret = await raceAbort(fn(ctx, job.arg, job.kwarg), entry.ac.signal);
     } catch (err) {

@@ -222,6 +222,8 @@ test("nats lockdown - the generated config, real daemons, and each forbidden pub
         await publishRefused(m1, s.key("m1", "accepted"));
         await publishRefused(m1, `$JS.API.STREAM.DELETE.${s.stream}`);
         await publishRefused(m1, `$KV.${s.keysBucket}.${registryKeys.minionKey("m1")}`);
+        // The file store is the master's to write (minions read it, and check its signatures).
+        await publishRefused(m1, `$O.${s.filesBucket}.M.c2NyaXB0cy9ldmlsLnNo`);
         await subscribeRefused(m1, s.ctl("m2"));
         await subscribeRefused(m1, `${inboxPrefix(s, { role: "admin" })}.>`);
         await subscribeRefused(m1, s.allJobRet);

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { checkKeys, checkPublish, compileAcl, DeniedError, type Principal } from "../../services/master/acl.js";
 import { NatriumError } from "../../contracts/errors.js";
 
-const user = (acl: Parameters<typeof compileAcl>[1], more: Partial<Principal> = {}): Principal => ({ user: "u", admin: false, keys: false, jobs: false, rules: compileAcl("u", acl), ...more });
+const user = (acl: Parameters<typeof compileAcl>[1], more: Partial<Principal> = {}): Principal => ({ user: "u", admin: false, keys: false, jobs: false, files: false, rules: compileAcl("u", acl), ...more });
 
 test("acl - function patterns alone apply to every minion; mappings only to their minions", () => {
   const u = user(["test.ping", { "web*": ["cmd.*", "grains.get"] }]);

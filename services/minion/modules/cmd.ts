@@ -11,10 +11,13 @@
 //   progress stream the output live on the job's progress subject as it is written
 //            (default true; `natrium run --stream` and `natrium jobs watch` show it). The
 //            return has the whole output either way; progress=False sends nothing while it runs
-// `python_shell` is accepted as Salt's name for `shell`.
+// `python_shell` is accepted as Salt's name for `shell`. cmd.script takes the same options.
 // Example: natrium run '*' cmd.run 'df -h /' timeout=10
 
 import { existsSync } from "node:fs";
+import { chown, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, isAbsolute, join } from "node:path";
 import { lookupUser, type LocalUser } from "../users.js";
 import { signalGroup } from "../process-group.js";
 import { spawn } from "node:child_process";
@@ -265,4 +268,69 @@ export async function run_stderr(ctx: ExecContext, args: unknown[], kwargs: Reco
 export async function retcode(ctx: ExecContext, args: unknown[], kwargs: Record<string, unknown>): Promise<number> {
   const r = await _execute(ctx, args, kwargs);
   return r.retcode;
+}
+
+/**
+ * The script to run, as bytes: from the master's file store (salt://path, checked against the
+ * master's signature) or an absolute path on the minion.
+ */
+async function scriptSource(ctx: ExecContext, source: string): Promise<{ name: string; data: Buffer }> {
+  if (source.startsWith("salt://")) {
+    if (!ctx.files) throw new ExecError("file_store_unavailable", `${ctx.fun}: this minion has no connection to the master's file store`);
+    const { record, data } = await ctx.files.get(source);
+    return { name: basename(record.path), data };
+  }
+  if (!isAbsolute(source)) throw new ArgumentError(ctx.fun, `"source" must be salt://path or an absolute path on the minion, got "${source}"`);
+  try {
+    return { name: basename(source), data: await readFile(source) };
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new ExecError(e.code === "ENOENT" ? "not_found" : "fs_error", `${ctx.fun}: ${source}: ${e.message}`);
+  }
+}
+
+/**
+ * Fetch a script (salt://path from the master's file store, or an absolute path on the minion)
+ * and run it with `args` (a string, split as a shell would), returning {pid, retcode, stdout,
+ * stderr} as cmd.run_all does. The script is copied to a private temporary directory (owned by
+ * `runas` when given) and run through the shell, so one without a #! line runs as a sh script;
+ * the copy is removed afterwards. Takes cmd.run's options (cwd, env, shell, timeout, stdin,
+ * runas, progress). A salt:// script runs only if its bytes are the ones the master signed.
+ *
+ * CLI example: natrium run '*' cmd.script salt://scripts/deploy.sh 'v1.2 --fast'
+ * CLI example: natrium run 'web*' cmd.script salt://scripts/check.py runas=www-data timeout=60
+ */
+export async function script(ctx: ExecContext, args: unknown[], kwargs: Record<string, unknown>): Promise<Omit<RunResult, "merged">> {
+  onlyKwargs(ctx.fun, kwargs, ["source", "args", ...OPTIONS.filter((o) => o !== "cmd")]);
+  const source = asString(ctx.fun, "source", param(args, kwargs, { pos: 0, name: "source" }));
+  const rawArgs = param(args, kwargs, { pos: 1, name: "args" });
+  const scriptArgs = rawArgs === undefined || rawArgs === null ? "" : typeof rawArgs === "number" ? String(rawArgs) : asString(ctx.fun, "args", rawArgs);
+  if (args.length > 2) throw new ArgumentError(ctx.fun, `takes the source and one string of arguments, got ${args.length} positional arguments; quote the arguments as one string`);
+  let words: string[];
+  try {
+    words = _split(scriptArgs);
+  } catch (err) {
+    throw new ArgumentError(ctx.fun, `cannot split "args": ${(err as Error).message}`);
+  }
+  const { name, data } = await scriptSource(ctx, source);
+  const dir = await mkdtemp(join(tmpdir(), "natrium-script-"));
+  try {
+    const file = join(dir, name);
+    await writeFile(file, data, { mode: 0o700 });
+    const runas = kwargs.runas;
+    if (runas !== undefined && runas !== null && runas !== "") {
+      const as = lookupUser(typeof runas === "number" ? String(runas) : asString(ctx.fun, "runas", runas));
+      // _execute refuses an unknown user or a minion that is not root, with its own words.
+      if (as && process.getuid?.() === 0) {
+        await chown(dir, as.uid, as.gid);
+        await chown(file, as.uid, as.gid);
+      }
+    }
+    const { source: _s, args: _a, ...opts } = kwargs;
+    const { pid, retcode, stdout, stderr } = await _execute(ctx, [[file, ...words].map(shellQuote).join(" ")], { shell: true, ...opts });
+    ctx.setRetcode(retcode);
+    return { pid, retcode, stdout, stderr };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

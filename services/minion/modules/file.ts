@@ -4,8 +4,8 @@
 
 import { createHash, getHashes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { appendFile, chmod as fsChmod, chown as fsChown, lstat, mkdir as fsMkdir, readFile, realpath, rm, stat, writeFile } from "node:fs/promises";
-import { isAbsolute } from "node:path";
+import { appendFile, chmod as fsChmod, chown as fsChown, lstat, mkdir as fsMkdir, readFile, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
+import { basename, dirname, isAbsolute, join } from "node:path";
 import { RE2JS } from "re2js";
 import type { ExecContext } from "./index.js";
 import { idsByName } from "../users.js";
@@ -347,4 +347,114 @@ export async function replace(ctx: ExecContext, args: unknown[], kwargs: Record<
     }
   }
   return true;
+}
+
+/** Lines removed and added between two texts ("-line", "+line"), from their longest common subsequence; undefined when too large to compare. */
+export function _lineDiff(before: string, after: string, maxCells = 4_000_000): string | undefined {
+  const a = before.split("\n");
+  const b = after.split("\n");
+  // Common head and tail first: most edits touch a few lines of a long file.
+  let head = 0;
+  while (head < a.length && head < b.length && a[head] === b[head]) head++;
+  let tail = 0;
+  while (tail < a.length - head && tail < b.length - head && a[a.length - 1 - tail] === b[b.length - 1 - tail]) tail++;
+  const x = a.slice(head, a.length - tail);
+  const y = b.slice(head, b.length - tail);
+  if (x.length * y.length > maxCells) return undefined;
+  const n = x.length;
+  const m = y.length;
+  const lcs = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
+  for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) lcs[i][j] = x[i] === y[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
+  const out: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < n || j < m) {
+    if (i < n && j < m && x[i] === y[j]) { i++; j++; }
+    // Removals before additions, as unified diffs show a changed line.
+    else if (i < n && (j === m || lcs[i + 1][j] >= lcs[i][j + 1])) out.push("-" + x[i++]);
+    else out.push("+" + y[j++]);
+  }
+  return out.join("\n");
+}
+
+/**
+ * Make a file have the given content, owner and mode, as Salt's file.managed state does: the
+ * content from `source` (salt://path from the master's file store, checked against the
+ * master's signature) or `contents` (text); `user`, `group`, `mode` (octal); makedirs=True
+ * makes missing parent directories; test=True changes nothing and reports what would change.
+ * The file is replaced atomically (written beside it, then renamed). Returns {name, result,
+ * changes, comment}: changes holds `diff` (removed and added lines, or "New file"), `mode`,
+ * `user`, `group` for what changed; result is True, or None with test=True when something
+ * would change.
+ *
+ * CLI example: natrium run 'web*' file.managed /etc/motd source=salt://motd mode=0644
+ * CLI example: natrium run '*' file.managed /etc/app.conf contents='debug = false' user=root group=root test=True
+ */
+export async function managed(ctx: ExecContext, args: unknown[], kwargs: Record<string, unknown>): Promise<Record<string, unknown>> {
+  onlyKwargs(ctx.fun, kwargs, ["name", "source", "contents", "user", "group", "mode", "makedirs", "test"]);
+  const path = absPath(ctx, param(args, kwargs, { pos: 0, name: "name" }), "name");
+  const source = kwargs.source;
+  const contents = kwargs.contents;
+  if ((source === undefined) === (contents === undefined)) throw new ArgumentError(ctx.fun, 'give either "source" (salt://path) or "contents", not both nor neither');
+  const mode = parseMode(ctx, kwargs.mode);
+  const uid = await resolveId(ctx, "user", kwargs.user);
+  const gid = await resolveId(ctx, "group", kwargs.group);
+  const makedirs = asBool(ctx.fun, "makedirs", kwargs.makedirs, false);
+  const test = asBool(ctx.fun, "test", kwargs.test, false);
+  let want: Buffer;
+  if (source !== undefined) {
+    const src = asString(ctx.fun, "source", source);
+    if (!src.startsWith("salt://")) throw new ArgumentError(ctx.fun, `"source" must be salt://path (the master's file store), got "${src}"`);
+    if (!ctx.files) throw new ExecError("file_store_unavailable", `${ctx.fun}: this minion has no connection to the master's file store`);
+    want = (await ctx.files.get(src)).data;
+  } else {
+    want = Buffer.from(typeof contents === "number" ? String(contents) : asString(ctx.fun, "contents", contents), "utf8");
+  }
+
+  const changes: Record<string, unknown> = {};
+  let have: Buffer | undefined;
+  let st: import("node:fs").Stats | undefined;
+  try {
+    st = await stat(path);
+    if (!st.isFile()) throw new ExecError("fs_error", `${ctx.fun}: ${path} exists and is not a regular file`);
+    have = await readFile(path);
+  } catch (err) {
+    if (err instanceof ExecError) throw err;
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw fsError(ctx, path, err);
+  }
+  if (!have) changes.diff = "New file";
+  else if (!have.equals(want)) {
+    const binary = have.includes(0) || want.includes(0);
+    changes.diff = binary ? "Replace binary file" : (_lineDiff(have.toString("utf8"), want.toString("utf8")) ?? "Replace text file (too large to diff)");
+  }
+  const curMode = st ? st.mode & 0o7777 : undefined;
+  if (mode !== undefined && curMode !== mode) changes.mode = "0" + mode.toString(8).padStart(3, "0");
+  if (uid !== undefined && st?.uid !== uid) changes.user = String(kwargs.user);
+  if (gid !== undefined && st?.gid !== gid) changes.group = String(kwargs.group);
+  const result = (r: boolean | null, comment: string) => ({ name: path, result: r, changes, comment });
+  if (Object.keys(changes).length === 0) return result(true, `File ${path} is in the correct state`);
+  if (test) return result(null, `File ${path} is set to be changed`);
+
+  try {
+    if (changes.diff !== undefined) {
+      if (makedirs) await fsMkdir(dirname(path), { recursive: true });
+      const tmp = join(dirname(path), `.${basename(path)}.natrium-${process.pid}-${Date.now()}`);
+      // The new file starts with the old one's mode unless one is given, so a rewrite does not loosen it.
+      await writeFile(tmp, want, { mode: mode ?? curMode ?? 0o644 });
+      try {
+        if (mode !== undefined || curMode !== undefined) await fsChmod(tmp, mode ?? curMode!);
+        if (uid !== undefined || gid !== undefined || st) await fsChown(tmp, uid ?? st?.uid ?? process.getuid?.() ?? 0, gid ?? st?.gid ?? process.getgid?.() ?? 0);
+        await rename(tmp, path);
+      } catch (err) {
+        await rm(tmp, { force: true });
+        throw err;
+      }
+    } else {
+      if (mode !== undefined) await fsChmod(path, mode);
+      if (uid !== undefined || gid !== undefined) await fsChown(path, uid ?? st!.uid, gid ?? st!.gid);
+    }
+  } catch (err) {
+    throw fsError(ctx, path, err);
+  }
+  return result(true, changes.diff === "New file" ? `File ${path} created` : `File ${path} updated`);
 }

@@ -12,6 +12,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Logger } from "../../common/log.js";
 import type { Grains } from "../grains.js";
 import { UnknownFunctionError } from "../errors.js";
+import type { FileSource } from "../files.js";
 
 /** What a running function knows about its job and can tell the minion. */
 export interface ExecContext {
@@ -47,6 +48,8 @@ export interface ExecContext {
    * function is called outside a minion (unit tests).
    */
   jobs?: JobControl;
+  /** The master's file store (salt://), verified against the master's key. Absent outside a minion. */
+  files?: FileSource;
 }
 
 /** A job on this minion, as saltutil.running shows it. */
