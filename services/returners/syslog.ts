@@ -4,7 +4,8 @@
 //
 // Config keys (strings from `--config k=v`, or YAML values):
 //
-//   host        127.0.0.1. Receiver host name or address.
+//   host        127.0.0.1. Receiver host name or address (a name is resolved once, at the first
+//               UDP send; TCP resolves it on every connect).
 //   port        514.
 //   protocol    udp. `udp`: one datagram per message; nothing tells the sender that the
 //               receiver is down, so messages sent then are lost (as with any UDP syslog).
@@ -14,8 +15,9 @@
 //   facility    user (Salt's syslog returner's default, LOG_USER). A name (kern, user, mail,
 //               daemon, auth, syslog, lpr, news, uucp, cron, authpriv, ftp, ntp, security,
 //               console, solaris-cron, local0 … local7) or its number 0-23.
-//   hostname    this machine's host name. The HOSTNAME field (the returner's host: the minion
-//               is in the structured data). Printable ASCII, at most 255 characters.
+//   hostname    this machine's host name (characters syslog cannot carry become _). The
+//               HOSTNAME field: the returner's host (the minion is in the structured data).
+//               Printable ASCII, at most 255 characters.
 //   max_bytes   2048. Most bytes of the message text (the JSON); longer JSON is cut at a
 //               character boundary and the structured data says truncated="<full bytes>".
 //               At most 60000 over UDP (a datagram holds 65507 bytes with the header).
@@ -119,7 +121,7 @@ function readConfig(name: string, raw: Record<string, unknown>) {
   let facility = SYSLOG_FACILITIES[facilityText];
   if (facility === undefined && /^\d+$/.test(facilityText) && +facilityText <= 23) facility = +facilityText;
   if (facility === undefined) r.invalid("facility", `must be a syslog facility (${Object.keys(SYSLOG_FACILITIES).join(", ")}) or 0-23, not ${JSON.stringify(facilityText)}`);
-  const hostnameText = r.string("hostname", osHostname());
+  const hostnameText = r.string("hostname", printAscii(osHostname(), 255));
   if (!/^[\x21-\x7e]{1,255}$/.test(hostnameText)) r.invalid("hostname", "must be 1-255 printable ASCII characters without spaces");
   const maxBytes = r.int("max_bytes", 2048, 16, protocol === "udp" ? UDP_MAX_TEXT : 1024 * 1024);
   const timeoutMs = r.int("timeout_ms", 5000, 1, 600_000);

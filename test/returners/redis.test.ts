@@ -150,7 +150,7 @@ test("redis - Redis killed: calls throw instead of hanging; after a restart deli
         });
       }
       await assert.rejects(settles(Promise.resolve().then(() => m.getJid!(jidOf(1))), "a query to a dead redis"), DeliveryError);
-      assert.ok(log.lines.some((l) => l.level === "warn" && /redis connection lost/.test(l.msg)));
+      await waitFor("a logged warning", () => log.lines.some((l) => l.level === "warn" && /redis connection lost/.test(l.msg)));
 
       await own.start();
       // The server restarted empty (no persistence): the host redelivers, as it would.
