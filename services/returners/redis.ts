@@ -117,6 +117,10 @@ export function createRedisReturner(): ReturnerModule {
     returns: string;
   };
 
+  // The last connection problem ioredis reported, so that a call failing for want of a
+  // connection says why (refused, NOAUTH …) rather than "stream isn't writeable".
+  let lastProblem = "";
+
   function ready(): Redis & WithScript {
     if (!client) throw new DeliveryError(name, "setup() was not called, or the returner is closed");
     return client;
@@ -128,7 +132,8 @@ export function createRedisReturner(): ReturnerModule {
     try {
       return await fn(c);
     } catch (err) {
-      throw new DeliveryError(name, `redis ${cfg.shown}: ${what} failed: ${(err as Error).message}`, { cause: err });
+      const why = c.status === "ready" ? (err as Error).message : `not connected (${c.status}${lastProblem ? `; last problem: ${lastProblem}` : ""})`;
+      throw new DeliveryError(name, `redis ${cfg.shown}: ${what} failed: ${why}`, { cause: err });
     }
   }
 
@@ -160,11 +165,10 @@ export function createRedisReturner(): ReturnerModule {
       };
       const c = new Redis(cfg.url, options) as Redis & WithScript;
       c.defineCommand("natriumStoreReturn", { numberOfKeys: 3, lua: STORE_RETURN });
-      let lastError = "";
       c.on("error", (err: Error) => {
         // ioredis reports every failed reconnect; one line per distinct problem is enough.
-        if (err.message !== lastError) ctx.log.warn("redis connection problem", { url: cfg.shown, error: err.message });
-        lastError = err.message;
+        if (err.message !== lastProblem) ctx.log.warn("redis connection problem", { url: cfg.shown, error: err.message });
+        lastProblem = err.message;
       });
       let wasReady = false;
       c.on("close", () => {
@@ -172,8 +176,8 @@ export function createRedisReturner(): ReturnerModule {
         wasReady = false;
       });
       c.on("ready", () => {
-        if (lastError) ctx.log.info("redis connection back", { url: cfg.shown });
-        lastError = "";
+        if (lastProblem) ctx.log.info("redis connection back", { url: cfg.shown });
+        lastProblem = "";
         wasReady = true;
       });
       client = c;

@@ -22,18 +22,23 @@ export interface RedisServer {
   log(): string;
 }
 
+export interface StartRedisOptions {
+  /** More redis-server arguments, e.g. ["--requirepass", "pw"]. */
+  args?: string[];
+}
+
 /** A port taken between freePort() and the bind (tests side by side) is retried on another. */
-export async function startRedis(): Promise<RedisServer> {
+export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisServer> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startRedisOnce();
+      return await startRedisOnce(opts);
     } catch (err) {
       if (attempt >= 4 || !/address already in use/i.test(String((err as Error).message))) throw err;
     }
   }
 }
 
-async function startRedisOnce(): Promise<RedisServer> {
+async function startRedisOnce(opts: StartRedisOptions): Promise<RedisServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "natrium-redis-"));
   let fullLog = "";
@@ -45,7 +50,7 @@ async function startRedisOnce(): Promise<RedisServer> {
     async start() {
       const p = spawn(
         REDIS_BIN,
-        ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no", "--protected-mode", "yes"],
+        ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no", "--protected-mode", "yes", ...(opts.args ?? [])],
         { stdio: ["ignore", "pipe", "pipe"] },
       );
       let ready = false;

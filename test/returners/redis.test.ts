@@ -202,6 +202,35 @@ test("redis - a Redis that stops answering: a call fails after timeout_ms, and w
   }
 });
 
+test("redis - a password-protected Redis: refused without the password key, stored with it, never shown", async () => {
+  const own = await startRedis({ args: ["--requirepass", "s3cret-pw"] });
+  const without = createRedisReturner();
+  const withPw = createRedisReturner();
+  const inUrl = createRedisReturner();
+  try {
+    const log = memoryLog();
+    await without.setup!({ name: "redis", ns: "pw", config: { url: own.url }, log, signal: new AbortController().signal });
+    await assert.rejects(settles(Promise.resolve().then(() => without.returner(makeReturn())), "an unauthenticated delivery"), (err: unknown) => {
+      assert.ok(err instanceof DeliveryError, String(err));
+      assert.match(err.message, /NOAUTH|auth/i);
+      return true;
+    });
+    await withPw.setup!({ name: "redis", ns: "pw", config: { url: own.url, password: "s3cret-pw" }, log, signal: new AbortController().signal });
+    await withPw.returner(makeReturn());
+    await inUrl.setup!({ name: "redis", ns: "pw", config: { url: `redis://:wrong@127.0.0.1:${own.port}` }, log, signal: new AbortController().signal });
+    await assert.rejects(settles(Promise.resolve().then(() => inUrl.returner(makeReturn({ id: "x" }))), "a delivery with a wrong password"), (err: unknown) => {
+      assert.ok(err instanceof DeliveryError, String(err));
+      assert.doesNotMatch(err.message, /wrong/);
+      return true;
+    });
+    assert.deepEqual(await withPw.getMinions!(), ["web1.example.com"]);
+    assert.ok(!JSON.stringify(log.lines).includes("s3cret-pw") && !JSON.stringify(log.lines).includes(":wrong@"), "no password in the logs");
+  } finally {
+    for (const m of [without, withPw, inUrl]) await m.close!();
+    await own.stop();
+  }
+});
+
 test("redis - unreachable at start: setup warns, calls fail until it is there", async () => {
   const port = await freePort();
   const log = memoryLog();
