@@ -1,7 +1,7 @@
 // Build step: bundle the CLI (cli/index.ts and everything it imports, except @oclif/core and
 // the daemons) into one ES module next to the compiled commands. Module resolution was most of
 // `natrium run`'s start-up (CPU profile: CJS/ESM loader, fstat); esbuild was added for this.
-// The daemons (services/*/main.js) stay separate files: `natrium master|minion|jobcache`
+// The daemons (services/*/main.js) stay separate files: `natrium master|minion|jobcache`, `natrium returner start`
 // import them on demand, and the job cache finds its migrations relative to its own file.
 import { build } from "esbuild";
 import { resolve } from "node:path";
@@ -25,7 +25,7 @@ await build({
     {
       name: "daemons-stay-separate",
       setup(b) {
-        b.onResolve({ filter: /services\/(master|minion|jobcache)\/main\.js$/ }, (a) => ({ path: a.path, external: true }));
+        b.onResolve({ filter: /services\/(master|minion|jobcache|returners)\/main\.js$/ }, (a) => ({ path: a.path, external: true }));
       },
     },
   ],

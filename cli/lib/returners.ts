@@ -1,0 +1,33 @@
+// What the returner commands share: `--config k=v` parsing, and the stream manager and
+// returners bucket they read and change.
+
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import { NatriumError } from "../../contracts/errors.js";
+import type { Client } from "./client.js";
+import { bucketExists } from "../../services/returners/registry.js";
+
+/** `["path=/tmp/x", "max_bytes=10"]` → `{path: "/tmp/x", max_bytes: "10"}`; the module parses its values. */
+export function parseKeyValues(items: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const it of items) {
+    const i = it.indexOf("=");
+    if (i <= 0) {
+      throw new NatriumError("usage", `--config takes KEY=VALUE for the returner module (got "${it}"); the host's YAML file is --config-file/-c`);
+    }
+    out[it.slice(0, i)] = it.slice(i + 1);
+  }
+  return out;
+}
+
+export interface ReturnerAdmin {
+  jsm: JetStreamManager;
+  /** The returners bucket, or undefined when no returner was ever set up. */
+  kv?: KV;
+}
+
+export async function returnerAdmin(c: Client): Promise<ReturnerAdmin> {
+  const jsm = await jetstreamManager(c.nc);
+  const kv = (await bucketExists(jsm, c.s)) ? await new Kvm(c.nc).open(c.s.returnersBucket) : undefined;
+  return { jsm, kv };
+}
