@@ -226,7 +226,7 @@ export async function removeReturner(jsm: JetStreamManager, kv: KV | undefined, 
     if (!isNotFound(err)) throw err;
   }
   if (kv) {
-    if (await kv.get(returnerKeys.settings(name))) found = true;
+    if ((await kv.get(returnerKeys.settings(name)))?.operation === "PUT") found = true;
     await kv.purge(returnerKeys.settings(name));
     await kv.purge(returnerKeys.status(name));
   }
