@@ -4,6 +4,7 @@
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { NatriumError } from "../../contracts/errors.js";
+import { checkReturnerName } from "../../contracts/subjects.js";
 import type { Client } from "./client.js";
 import { bucketExists } from "../../services/returners/registry.js";
 
@@ -30,4 +31,13 @@ export async function returnerAdmin(c: Client): Promise<ReturnerAdmin> {
   const jsm = await jetstreamManager(c.nc);
   const kv = (await bucketExists(jsm, c.s)) ? await new Kvm(c.nc).open(c.s.returnersBucket) : undefined;
   return { jsm, kv };
+}
+
+/** `--return a,b` → ["a", "b"]: returner names, checked, without repeats. */
+export function parseReturners(list: string): string[] {
+  const names = [...new Set(list.split(",").map((x) => x.trim()).filter(Boolean))];
+  if (!names.length) throw new NatriumError("usage", "--return needs returner names, comma-separated (e.g. --return audit-sink,slack)");
+  for (const n of names) checkReturnerName(n);
+  if (names.length > 100) throw new NatriumError("usage", "--return names at most 100 returners");
+  return names;
 }
