@@ -114,6 +114,7 @@ export function natsPermissions(s: Subjects, p: NatsParty, durables: readonly st
           ...readStream(kvStream(s.keysBucket)),
           ...readStream(kvStream(s.returnersBucket)),
           s.deadLetters(p.name),
+          `$JS.API.STREAM.INFO.${s.deadStream}`,
           `$KV.${s.returnersBucket}.settings.${p.name}`,
           `$KV.${s.returnersBucket}.status.${p.name}`,
         ],
@@ -137,6 +138,8 @@ export function natsPermissions(s: Subjects, p: NatsParty, durables: readonly st
           `$KV.${s.returnersBucket}.>`,
           ...readStream(s.deadStream),
           `$JS.API.STREAM.PURGE.${s.deadStream}`,
+          // `returners list` finds returners by their durables.
+          `$JS.API.CONSUMER.LIST.${s.stream}`,
         ],
         publishDeny: durables.filter((d) => !d.startsWith(RETURNER_DURABLE_PREFIX)).flatMap((d) => [`$JS.API.CONSUMER.*.${s.stream}.${d}`, `$JS.API.CONSUMER.*.${s.stream}.${d}.>`]),
         subscribe: [`${s.ns}.job.>`, s.allMinion, s.allKey, s.allAudit, inbox],

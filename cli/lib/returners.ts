@@ -28,7 +28,7 @@ export interface ReturnerAdmin {
 }
 
 export async function returnerAdmin(c: Client): Promise<ReturnerAdmin> {
-  const jsm = await jetstreamManager(c.nc);
+  const jsm = await jetstreamManager(c.nc, { checkAPI: false });
   const kv = (await bucketExists(jsm, c.s)) ? await new Kvm(c.nc).open(c.s.returnersBucket) : undefined;
   return { jsm, kv };
 }

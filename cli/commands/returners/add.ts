@@ -31,7 +31,7 @@ export default class ReturnersAdd extends StackCommand {
     if (flags["filter-fun"]) globToRegExp(flags["filter-fun"]);
     if (flags["filter-minion"]) globToRegExp(flags["filter-minion"]);
     const c = await this.connect(flags);
-    const jsm = await jetstreamManager(c.nc);
+    const jsm = await jetstreamManager(c.nc, { checkAPI: false });
     const kv = await ensureReturnerStores(c.nc, jsm, c.s);
     const settings: ReturnerSettings = {
       name,
