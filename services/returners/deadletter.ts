@@ -57,7 +57,14 @@ export interface DeadLetter {
 /** The first `limit` dead letters of a returner, oldest first. */
 export async function readDeadLetters(nc: NatsConnection, s: Subjects, name: string, limit: number): Promise<DeadLetter[]> {
   const js = jetstream(nc);
-  const c = await js.consumers.get(s.deadStream, { filter_subjects: s.deadLetters(name), deliver_policy: DeliverPolicy.All });
+  let c;
+  try {
+    c = await js.consumers.get(s.deadStream, { filter_subjects: s.deadLetters(name), deliver_policy: DeliverPolicy.All });
+  } catch (err) {
+    // No dead-letter stream yet: no returner ever ran here, so nothing was dead-lettered.
+    if (/stream not found/i.test(String((err as Error).message))) return [];
+    throw err;
+  }
   const out: DeadLetter[] = [];
   const info = await c.info(true);
   let left = Math.min(limit, info.num_pending);

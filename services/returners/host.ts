@@ -104,6 +104,7 @@ export class ReturnerHost {
     this.jsm = await jetstreamManager(o.nc);
     this.kv = await ensureReturnerStores(o.nc, this.jsm, o.s);
     this.book = await KeyBook.open(o.nc, o.s, o.log, this.abort.signal);
+    await this.waitForMasterKey();
     await this.waitForStream();
     const { created, info } = await ensureDurable(this.jsm, o.s, durableConfig(o.s, o.name, o.from, o.ackWaitSec, Math.max(o.batchSize * 4, 1000)));
     o.log.info(created ? "durable consumer created" : "durable consumer found", { consumer: this.durable, pending: info.num_pending, from: created ? o.from : undefined });
@@ -134,6 +135,18 @@ export class ReturnerHost {
       await this.o.module.close?.();
     } catch (err) {
       this.o.log.error("the returner's close() failed", { error: describe(err) });
+    }
+  }
+
+  /**
+   * Nothing can be verified before the master key is known: consuming earlier would only burn
+   * delivery attempts (and dead-letter good messages once max_deliver is reached).
+   */
+  private async waitForMasterKey(): Promise<void> {
+    for (let attempt = 1; !(await this.book!.master().catch(() => undefined)); attempt++) {
+      if (this.abort.signal.aborted) throw new Error("stopped while waiting for the master key");
+      if (attempt === 1 || attempt % 60 === 0) this.o.log.info("waiting for the master key (start the master)", { bucket: this.o.s.keysBucket });
+      await sleep(500, this.abort.signal);
     }
   }
 
