@@ -106,8 +106,7 @@ export class ReturnerHost {
     this.book = await KeyBook.open(o.nc, o.s, o.log, this.abort.signal);
     await this.waitForMasterKey();
     await this.waitForStream();
-    const { created, info } = await ensureDurable(this.jsm, o.s, durableConfig(o.s, o.name, o.from, o.ackWaitSec, Math.max(o.batchSize * 4, 1000)));
-    o.log.info(created ? "durable consumer created" : "durable consumer found", { consumer: this.durable, pending: info.num_pending, from: created ? o.from : undefined });
+    await this.ensureDurable();
     await o.module.setup?.({
       name: o.name,
       ns: o.s.ns,
@@ -163,10 +162,20 @@ export class ReturnerHost {
     }
   }
 
+  private async ensureDurable(): Promise<void> {
+    const o = this.o;
+    const { created, info } = await ensureDurable(this.jsm!, o.s, durableConfig(o.s, o.name, o.from, o.ackWaitSec, Math.max(o.batchSize * 4, 1000)));
+    o.log.info(created ? "durable consumer created" : "durable consumer found", { consumer: this.durable, pending: info.num_pending, from: created ? o.from : undefined });
+  }
+
   private async loop(): Promise<void> {
     let backoff = 250;
+    let first = true;
     while (!this.halted) {
       try {
+        // Deleted under a running host (`returners remove`, or by hand): made again at `from`.
+        if (!first) await this.ensureDurable();
+        first = false;
         const c = await this.js.consumers.get(this.o.s.stream, this.durable);
         const msgs = await c.consume({ max_messages: Math.max(this.o.batchSize * 2, 200) });
         this.msgs = msgs;
@@ -174,6 +183,14 @@ export class ReturnerHost {
           await msgs.close();
           break;
         }
+        (async () => {
+          for await (const st of msgs.status()) {
+            if (st.type === "consumer_deleted" || st.type === "consumer_not_found" || st.type === "stream_not_found") {
+              this.o.log.warn("the returner's consumer went away; making it again", { status: st.type, consumer: this.durable, from: this.o.from });
+              await msgs.close();
+            }
+          }
+        })().catch(() => {});
         this.o.log.info("consuming", { stream: this.o.s.stream, consumer: this.durable, mode: this.o.mode });
         await this.gather(msgs);
         backoff = 250;

@@ -112,12 +112,15 @@ export function durableConfig(s: Subjects, name: string, from: string, ackWaitSe
   };
 }
 
-/** Create the durable if it does not exist (`created`), else keep it where it stands. */
-export async function ensureDurable(jsm: JetStreamManager, s: Subjects, cfg: Partial<ConsumerConfig>): Promise<{ info: ConsumerInfo; created: boolean }> {
+/**
+ * Create the durable if it does not exist (`created`), else keep it where it stands; `tune`:
+ * bring its ack_wait and max_ack_pending to `cfg`'s (a host does, `returners add` does not).
+ */
+export async function ensureDurable(jsm: JetStreamManager, s: Subjects, cfg: Partial<ConsumerConfig>, tune = true): Promise<{ info: ConsumerInfo; created: boolean }> {
   const durable = cfg.durable_name!;
   try {
     const info = await jsm.consumers.info(s.stream, durable);
-    if (info.config.ack_wait !== cfg.ack_wait || info.config.max_ack_pending !== cfg.max_ack_pending) {
+    if (tune && (info.config.ack_wait !== cfg.ack_wait || info.config.max_ack_pending !== cfg.max_ack_pending)) {
       return { info: await jsm.consumers.update(s.stream, durable, { ack_wait: cfg.ack_wait, max_ack_pending: cfg.max_ack_pending }), created: false };
     }
     return { info, created: false };

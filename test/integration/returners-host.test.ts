@@ -121,3 +121,21 @@ test("returner host - nothing is consumed before the master key is known", { tim
     await nc.close();
   }
 });
+
+test("returner host - a durable deleted under a running host is made again at its from", { timeout: 120_000 }, async () => {
+  const bus = await openBus(fx.nats.url, freshNs(), ["a"]);
+  const got = new Set<string>();
+  const h = host(bus, "again", { returner(r) { got.add(r.eid); } });
+  try {
+    await h.start();
+    const first = await publishJobs(bus, 0, 10, ["a"]);
+    await until("the first returns", async () => got.size, (n) => n === 10);
+    await bus.jsm.consumers.delete(bus.s.stream, h.durable);
+    const more = await publishJobs(bus, 10, 10, ["a"]);
+    await until("the later returns too", async () => [...first, ...more].filter((e) => got.has(e)).length, (n) => n === 20);
+    assert.ok(await bus.jsm.consumers.info(bus.s.stream, h.durable));
+  } finally {
+    await h.stop();
+    await bus.close();
+  }
+});

@@ -42,8 +42,9 @@ export default class ReturnersAdd extends StackCommand {
       ...(flags.description ? { description: flags.description } : {}),
       ts: Date.now(),
     };
-    // The host's defaults (ack_wait 30 s); a host started with other values updates them.
-    const { info, created } = await ensureDurable(jsm, c.s, durableConfig(c.s, name, flags.from, 30, 1000));
+    // A new durable gets the host's defaults (ack_wait 30 s); a host started with other values
+    // updates them. An existing one is left as its host set it.
+    const { info, created } = await ensureDurable(jsm, c.s, durableConfig(c.s, name, flags.from, 30, 1000), false);
     await writeSettings(kv, settings);
     if (!this.jsonEnabled()) {
       this.log(
