@@ -1,17 +1,19 @@
 // natrium returner: runs one returner module over its durable consumer until SIGTERM/SIGINT.
 //
 //   natrium returner start --module jsonl --name audit-sink --config path=/var/log/natrium/returns.jsonl
+//   node dist/services/returners/main.js --config /etc/natrium/returner.yaml   (name, module in the file)
 //
 // Config keys: services/returners/config.ts (docs/config.md); the module's own keys go under
 // `config`. This file only wires: config, NATS, settings, the host, and an orderly stop.
 
+import { pathToFileURL } from "node:url";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { NatriumError } from "../../contracts/errors.js";
 import { checkReturnerName, subjects } from "../../contracts/subjects.js";
 import type { ReturnerSettings } from "../../contracts/returners.js";
 import { loadConfig } from "../common/config.js";
-import { serviceLogger } from "../common/daemon.js";
+import { daemonArgs, exitOnStartError, serviceLogger } from "../common/daemon.js";
 import { connectBus, sleep } from "../common/bus.js";
 import { natsAuth } from "../common/natsauth.js";
 import { ReturnerConfig } from "./config.js";
@@ -126,4 +128,16 @@ export async function runReturner(opts: RunReturnerOptions = {}): Promise<void> 
     await nc?.drain().catch(() => {});
     log.info("stopped", host ? { ...host.stats } : {});
   }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  let args: ReturnType<typeof daemonArgs>;
+  try {
+    args = daemonArgs(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`natrium returner: ${(err as Error).message}; usage: returners/main.js --config FILE [--log-level LEVEL] [--ns NS] [--nats-url URL]\n`);
+    process.exit(2);
+  }
+  const { id: _id, ...overrides } = args.overrides;
+  runReturner({ config: args.config, overrides }).then(() => process.exit(process.exitCode ?? 0), exitOnStartError("natrium returner"));
 }

@@ -27,24 +27,24 @@ export default class ReturnerStart extends Command {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(ReturnerStart);
-    const overrides: Record<string, unknown> = {
-      ...daemonOverrides(flags),
-      name: flags.name,
-      module: flags.module,
-      mode: flags.mode,
-      filter_fun: flags["filter-fun"],
-      filter_minion: flags["filter-minion"],
-      from: flags.from,
-      max_deliver: flags["max-deliver"],
-      config: parseKeyValues(flags.config),
-    };
-    if (!flags["config-file"]) {
-      // Without a config file, find the running stack the way every other command does.
-      const r = resolveStack({ url: flags["nats-url"], ns: flags.ns });
-      overrides.nats_url ??= r.url;
-      overrides.ns ??= r.ns;
-    }
     try {
+      const overrides: Record<string, unknown> = {
+        ...daemonOverrides(flags),
+        name: flags.name,
+        module: flags.module,
+        mode: flags.mode,
+        filter_fun: flags["filter-fun"],
+        filter_minion: flags["filter-minion"],
+        from: flags.from,
+        max_deliver: flags["max-deliver"],
+        config: parseKeyValues(flags.config),
+      };
+      if (!flags["config-file"]) {
+        // Without a config file, find the running stack the way every other command does.
+        const r = resolveStack({ url: flags["nats-url"], ns: flags.ns });
+        overrides.nats_url ??= r.url;
+        overrides.ns ??= r.ns;
+      }
       const { runReturner } = await import("../../../services/returners/main.js");
       await runReturner({ config: flags["config-file"], overrides });
     } catch (err) {
