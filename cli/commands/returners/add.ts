@@ -3,7 +3,7 @@ import { StackCommand } from "../../lib/base.js";
 import { returnerDurable } from "../../../contracts/permissions.js";
 import { checkReturnerName } from "../../../contracts/subjects.js";
 import type { ReturnerSettings } from "../../../contracts/returners.js";
-import { durableConfig, ensureDurable, ensureReturnerStores, writeSettings } from "../../../services/returners/registry.js";
+import { deliverFrom, durableConfig, ensureDurable, ensureReturnerStores, writeSettings } from "../../../services/returners/registry.js";
 import { globToRegExp } from "../../../services/common/target.js";
 import { jetstreamManager } from "@nats-io/jetstream";
 
@@ -28,6 +28,7 @@ export default class ReturnersAdd extends StackCommand {
   async run(): Promise<{ settings: ReturnerSettings; consumer: string; created: boolean; pending: number }> {
     const { args, flags } = await this.parse(ReturnersAdd);
     const name = checkReturnerName(args.name);
+    deliverFrom(flags.from);
     if (flags["filter-fun"]) globToRegExp(flags["filter-fun"]);
     if (flags["filter-minion"]) globToRegExp(flags["filter-minion"]);
     const c = await this.connect(flags);
