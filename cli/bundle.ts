@@ -1,10 +1,10 @@
 // Build step: bundle the CLI (cli/index.ts and everything it imports, except @oclif/core and
 // the daemons) into one ES module next to the compiled commands. Module resolution was most of
 // `natrium run`'s start-up (CPU profile: CJS/ESM loader, fstat); esbuild was added for this.
-// The daemons (services/*/main.js) stay separate files: `natrium master|minion|jobcache`
+// The daemons (services/*/main.js) stay separate files: `natrium master|minion|jobcache`, `natrium returner start`
 // import them on demand, and the job cache finds its migrations relative to its own file.
 import { build } from "esbuild";
-import { resolve } from "node:path";
+import { relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = resolve(fileURLToPath(new URL(".", import.meta.url)), "../..");
@@ -25,7 +25,12 @@ await build({
     {
       name: "daemons-stay-separate",
       setup(b) {
-        b.onResolve({ filter: /services\/(master|minion|jobcache)\/main\.js$/ }, (a) => ({ path: a.path, external: true }));
+        // The bundle sits in dist/cli/commands/: the import is rewritten relative to it, so a
+        // command in a subfolder (commands/returner/start.ts) finds the daemon too.
+        b.onResolve({ filter: /services\/(master|minion|jobcache|returners)\/main\.js$/ }, (a) => {
+          const target = resolve(root, "dist", relative(root, resolve(a.resolveDir, a.path)));
+          return { path: "./" + relative(resolve(root, "dist/cli/commands"), target).split(sep).join("/"), external: true };
+        });
       },
     },
   ],

@@ -26,6 +26,11 @@ import MasterCmd from "./commands/master.js";
 import MinionCmd from "./commands/minion.js";
 import MinionsMatch from "./commands/minions/match.js";
 import NatsConfig from "./commands/nats-config.js";
+import ReturnerStart from "./commands/returner/start.js";
+import ReturnersAdd from "./commands/returners/add.js";
+import ReturnersDead from "./commands/returners/dead.js";
+import ReturnersList from "./commands/returners/list.js";
+import ReturnersRemove from "./commands/returners/remove.js";
 import Run from "./commands/run.js";
 import Up from "./commands/up.js";
 import UserKeygen from "./commands/user/keygen.js";
@@ -56,6 +61,11 @@ export const COMMANDS = {
   minion: MinionCmd,
   "minions:match": MinionsMatch,
   "nats-config": NatsConfig,
+  "returner:start": ReturnerStart,
+  "returners:add": ReturnersAdd,
+  "returners:dead": ReturnersDead,
+  "returners:list": ReturnersList,
+  "returners:remove": ReturnersRemove,
   run: Run,
   up: Up,
   "user:keygen": UserKeygen,

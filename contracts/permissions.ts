@@ -6,7 +6,7 @@
 // "may create a consumer on it": the grants below name the stream in each API subject, and a
 // party gets only the verbs it uses (the job cache, for instance, cannot delete the stream).
 
-import { encodeToken, type Subjects } from "./subjects.js";
+import { checkReturnerName, encodeToken, type Subjects } from "./subjects.js";
 
 export type NatsParty =
   | { role: "master" }
@@ -50,9 +50,11 @@ export function inboxPrefix(s: Subjects, p: NatsParty): string {
   }
 }
 
+const RETURNER_DURABLE_PREFIX = "returner_";
+
 /** The durable consumer a named returner reads the stream with. */
 export function returnerDurable(name: string): string {
-  return `returner_${encodeToken(name).replace(/=/g, "_")}`;
+  return `${RETURNER_DURABLE_PREFIX}${checkReturnerName(name)}`;
 }
 
 /**
@@ -70,7 +72,7 @@ export function natsPermissions(s: Subjects, p: NatsParty, durables: readonly st
     case "master": {
       // The master owns the stream and the buckets: it creates and updates them, tracks jobs
       // with consumers, and answers the API. It is the one party trusted with all of them.
-      const streams = [s.stream, s.progressStream, kvStream(s.keysBucket), kvStream(s.minionsBucket), kvStream(s.requestsBucket), objStream(s.filesBucket)];
+      const streams = [s.stream, s.progressStream, s.deadStream, kvStream(s.keysBucket), kvStream(s.minionsBucket), kvStream(s.requestsBucket), kvStream(s.returnersBucket), objStream(s.filesBucket)];
       return {
         publish: [
           s.all,
@@ -78,6 +80,7 @@ export function natsPermissions(s: Subjects, p: NatsParty, durables: readonly st
           `$KV.${s.minionsBucket}.>`,
           `$KV.${s.requestsBucket}.>`,
           `$O.${s.filesBucket}.>`,
+          `$KV.${s.returnersBucket}.>`,
           "$JS.API.INFO",
           "$JS.API.STREAM.NAMES",
           "$JS.API.STREAM.LIST",
@@ -101,8 +104,22 @@ export function natsPermissions(s: Subjects, p: NatsParty, durables: readonly st
         allowResponses: true,
       };
     case "returner":
+      // Its own durable; one stored message at a time for the job.new of a return (requested
+      // mode); its own dead letters (a JetStream publish is a plain publish the stream captures)
+      // and its own settings and status records. The master makes the dead-letter stream and
+      // the returners bucket.
       return {
-        publish: ["$JS.API.INFO", ...consumeStream(s.stream, returnerDurable(p.name)), ...readStream(kvStream(s.keysBucket))],
+        publish: [
+          "$JS.API.INFO",
+          ...consumeStream(s.stream, returnerDurable(p.name)),
+          `$JS.API.STREAM.MSG.GET.${s.stream}`,
+          ...readStream(kvStream(s.keysBucket)),
+          ...readStream(kvStream(s.returnersBucket)),
+          s.deadLetters(p.name),
+          `$JS.API.STREAM.INFO.${s.deadStream}`,
+          `$KV.${s.returnersBucket}.settings.${p.name}`,
+          `$KV.${s.returnersBucket}.status.${p.name}`,
+        ],
         publishDeny: [],
         subscribe: [inbox],
         allowResponses: false,
@@ -110,10 +127,23 @@ export function natsPermissions(s: Subjects, p: NatsParty, durables: readonly st
     case "admin":
       // The CLI as admin: every API verb and query, and reading (never writing) the stream,
       // which `events tail` and `run` need, and the progress stream (`run --stream`, `jobs
-      // watch`). Changes still go through the master's API.
+      // watch`). Changes still go through the master's API. Returners are the admin's to
+      // manage (`natrium returners add|remove|list`): their durables, settings and dead letters.
       return {
-        publish: [`${s.ns}.api.*`, `${s.ns}.cache.*`, ...readStream(s.stream), ...readStream(s.progressStream), ...readStream(kvStream(s.keysBucket))],
-        publishDeny: guard,
+        publish: [
+          `${s.ns}.api.*`,
+          `${s.ns}.cache.*`,
+          ...readStream(s.stream),
+          ...readStream(s.progressStream),
+          ...readStream(kvStream(s.keysBucket)),
+          ...readStream(kvStream(s.returnersBucket)),
+          `$KV.${s.returnersBucket}.>`,
+          ...readStream(s.deadStream),
+          `$JS.API.STREAM.PURGE.${s.deadStream}`,
+          // `returners list` finds returners by their durables.
+          `$JS.API.CONSUMER.LIST.${s.stream}`,
+        ],
+        publishDeny: durables.filter((d) => !d.startsWith(RETURNER_DURABLE_PREFIX)).flatMap((d) => [`$JS.API.CONSUMER.*.${s.stream}.${d}`, `$JS.API.CONSUMER.*.${s.stream}.${d}.>`]),
         subscribe: [`${s.ns}.job.>`, s.allMinion, s.allKey, s.allAudit, inbox],
         allowResponses: false,
       };

@@ -7,6 +7,7 @@ import { SubjectError } from "./errors.js";
 const NS_RE = /^[a-z][a-z0-9_-]{0,31}$/;
 const JID_RE = /^\d{20}$/;
 const SAFE = /^[A-Za-z0-9_-]$/;
+const RETURNER_RE = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Namespaces become stream and bucket names too, so they are kept to a conservative alphabet. */
 export function checkNamespace(ns: string): string {
@@ -23,6 +24,21 @@ export function checkJid(jid: string): string {
   if (!JID_RE.test(jid)) throw new SubjectError(`jid "${jid}" is invalid: a jid is 20 digits`, jid);
   return jid;
 }
+
+/**
+ * A returner's name becomes a subject token, a KV key and part of its durable consumer's name,
+ * so it is kept to characters all three take as they are (no encoding, no collisions).
+ */
+export function checkReturnerName(name: string): string {
+  if (!RETURNER_RE.test(name)) {
+    throw new SubjectError(`returner name "${name}" is invalid: use 1-64 letters, digits, '_' or '-'`, name);
+  }
+  return name;
+}
+
+/** Why a message is in a returner's dead letters: its delivery kept failing, or it did not verify. */
+export const DeadReasons = ["failed", "refused"] as const;
+export type DeadReason = (typeof DeadReasons)[number];
 
 /**
  * Minion ids are free text in Salt (FQDNs, with dots). A subject token cannot hold '.', '*',
@@ -121,6 +137,16 @@ export function subjects(nsIn: string) {
     jobcacheConsumer: "jobcache",
     /** The durable consumer all masters share for minion lifecycle events. */
     lifecycleConsumer: "master-lifecycle",
+
+    /** Returner settings (mode, filters) and status (last error): `settings.{name}`, `status.{name}`. */
+    returnersBucket: `${ns}_returners`,
+    /** Messages a returner gave up on (`failed`) or would not deliver (`refused`), kept for inspection. */
+    deadStream: `${ns.toUpperCase().replace(/-/g, "_")}_DEAD`,
+    deadSubjects: [`${ns}.dead.*.*`],
+    deadLetter: (returner: string, why: DeadReason) => `${ns}.dead.${checkReturnerName(returner)}.${why}`,
+    /** One returner's dead letters, both reasons: a consumer filter on the dead-letter stream. */
+    deadLetters: (returner: string) => `${ns}.dead.${checkReturnerName(returner)}.*`,
+    allDead: `${ns}.dead.>`,
   };
 }
 

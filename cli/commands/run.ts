@@ -8,6 +8,7 @@ import { parseBatchSize, parseBatchWait, runBatch, realClock, windowSize, type B
 import { targetFlags, targetOf } from "../lib/target.js";
 import type { MatchReply, MatchRequest, PublishReply, PublishRequest } from "../../contracts/api.js";
 import { LinePrinter, ProgressFollower } from "../lib/progress.js";
+import { parseReturners } from "../lib/returners.js";
 
 export default class Run extends StackCommand {
   static summary = "Run an execution module function on the targeted minions";
@@ -34,6 +35,7 @@ Exit status: 0 when every targeted minion answered with success, 1 otherwise, 2 
     "<%= config.bin %> run '*' cmd.run 'systemctl restart app' --batch 2 --batch-wait 5",
     "<%= config.bin %> run 'web*' test.ping -b 25%",
     "<%= config.bin %> run --stream 'web*' cmd.run 'apt-get -y upgrade' -t 600",
+    "<%= config.bin %> run '*' state.apply --return audit-sink,slack",
   ];
   static flags = {
     ...targetFlags,
@@ -42,6 +44,9 @@ Exit status: 0 when every targeted minion answered with success, 1 otherwise, 2 
     async: Flags.boolean({ description: "print the job id at once and do not wait: `natrium jobs show JID` has the returns later" }),
     batch: Flags.string({ char: "b", description: "run on at most N minions at a time, or a percentage of the targeted ones (e.g. 10 or 25%), as `salt -b`" }),
     "batch-wait": Flags.string({ description: "with --batch: seconds to wait after a minion returns before its slot starts the next one (default 0)" }),
+    return: Flags.string({
+      description: "also send the returns to these returners, comma-separated (Salt's --return): returners in `requested` mode deliver only jobs that name them; see docs/returners.md",
+    }),
     stream: Flags.boolean({ description: "print the command's output as the minions write it (`web1: line`; cmd.* functions), then the returns", exclusive: ["async", "batch"] }),
   };
 
@@ -61,12 +66,18 @@ Exit status: 0 when every targeted minion answered with success, 1 otherwise, 2 
     } else if (flags["batch-wait"] !== undefined) {
       this.error("--batch-wait needs --batch", { exit: 2 });
     }
+    let ret: string[] | undefined;
+    try {
+      ret = flags.return === undefined ? undefined : parseReturners(flags.return);
+    } catch (err) {
+      this.error((err as Error).message, { exit: 2 });
+    }
     const c = await this.connect(flags);
-    if (batch) return this.runBatched(c, { tgt, tgt_type: tgtType, fun: args.fun, arg, kwarg, timeout: flags.timeout }, batch, flags.out as OutFormat);
+    if (batch) return this.runBatched(c, { tgt, tgt_type: tgtType, fun: args.fun, arg, kwarg, timeout: flags.timeout, ret }, batch, flags.out as OutFormat);
     if (flags.async) {
       // Salt's --async: the job is published (the master tracks it and the job cache records
       // every return); nothing here waits for it.
-      const body: PublishRequest = { v: 1, tgt, tgt_type: tgtType, fun: args.fun, arg, kwarg, ...(flags.timeout !== undefined ? { timeout: flags.timeout } : {}) };
+      const body: PublishRequest = { v: 1, tgt, tgt_type: tgtType, fun: args.fun, arg, kwarg, ...(flags.timeout !== undefined ? { timeout: flags.timeout } : {}), ...(ret ? { ret } : {}) };
       const reply = await c.api<PublishReply>("publish", body);
       if (!this.jsonEnabled()) {
         if (!reply.minions.length) this.logToStderr("No minions matched the target.");
@@ -87,7 +98,7 @@ Exit status: 0 when every targeted minion answered with success, 1 otherwise, 2 
     });
     let follower: Promise<ProgressFollower> | undefined;
     const deferred: string[] = [];
-    const result = await runJob(c, { tgt, tgt_type: tgtType, fun: args.fun, arg, kwarg, timeout: flags.timeout }, {
+    const result = await runJob(c, { tgt, tgt_type: tgtType, fun: args.fun, arg, kwarg, timeout: flags.timeout, ret }, {
       onPublished: (reply) => {
         if (!live || !reply.minions.length) return;
         follower = ProgressFollower.start(c, reply.jid, {

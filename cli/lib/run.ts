@@ -32,6 +32,8 @@ export interface RunRequest {
   arg: unknown[];
   kwarg: Record<string, unknown>;
   timeout?: number;
+  /** Returners asked for by name (`--return`): those in `requested` mode deliver this job. */
+  ret?: string[];
 }
 
 export interface RunHooks {

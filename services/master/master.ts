@@ -10,6 +10,7 @@ import { masterKeyRecord, registryKeys, type MasterKeyRecord } from "../../contr
 import { NatriumError } from "../../contracts/errors.js";
 import { ensureBuckets, ensureProgressStream, ensureStream, serve } from "../common/bus.js";
 import { Auditor } from "../common/audit.js";
+import { ensureReturnerStores } from "../returners/registry.js";
 import type { ServiceKeys } from "../common/keys.js";
 import type { Logger } from "../common/log.js";
 import { MinionRegistry } from "./registry.js";
@@ -101,6 +102,9 @@ export class Master {
     await ensureStream(jsm, s, { maxAgeSec: this.o.streamMaxAgeHours * 3600, replicas: this.o.replicas });
     await ensureProgressStream(jsm, s, { maxAgeSec: this.o.progressMaxAgeSec ?? 3600, maxBytes: this.o.progressMaxBytes ?? 256 * 1024 * 1024, replicas: this.o.replicas });
     const kv = await ensureBuckets(nc, s, this.o.replicas);
+    // Returners' dead letters and settings: made here because on a locked-down server only the
+    // master may create streams and buckets (services/returners/registry.ts).
+    await ensureReturnerStores(nc, jsm, s, this.o.replicas);
     await this.registerMasterKey(kv.keys);
     await this.registry.start(kv.keys, kv.minions);
 

@@ -3,6 +3,7 @@
 import type { ReturnerModule } from "./sdk.js";
 
 export const builtins: Record<string, () => Promise<{ default: ReturnerModule }>> = {
+  jsonl: () => import("./jsonl.js"),
   webhook: () => import("./webhook.js"),
   syslog: () => import("./syslog.js"),
   redis: () => import("./redis.js"),

@@ -1,87 +1,41 @@
-// Reading a returner's config keys. Values arrive as strings (`--config k=v`) or as YAML values
-// (numbers, booleans), so each reader accepts both spellings and refuses anything else with an
-// error naming the key. `done()` refuses keys nobody read: a misspelt key (`timout_ms`) would
-// otherwise be ignored without a word and its default used.
-import { ReturnerConfigError } from "./errors.js";
+// The returner host's configuration keys (`natrium returner start -c returner.yaml`, or flags).
+// docs/config.md lists them; the returner module's own keys go under `config`.
 
-export class ConfigReader {
-  private readonly seen = new Set<string>();
+import { Type, type Static } from "@sinclair/typebox";
+import { CommonConfig } from "../common/config.js";
+import { ReturnerModes } from "../../contracts/returners.js";
 
-  constructor(
-    private readonly returner: string,
-    private readonly raw: Record<string, unknown>,
-  ) {}
-
-  private take(key: string): unknown {
-    this.seen.add(key);
-    const v = this.raw[key];
-    return v === null || v === "" ? undefined : v;
-  }
-
-  private bad(key: string, problem: string): never {
-    throw new ReturnerConfigError(this.returner, key, problem);
-  }
-
-  /** A string; `undefined` when absent and there is no default. */
-  string(key: string): string | undefined;
-  string(key: string, dflt: string): string;
-  string(key: string, dflt?: string): string | undefined {
-    const v = this.take(key);
-    if (v === undefined) return dflt;
-    if (typeof v === "string") return v;
-    if (typeof v === "number" || typeof v === "boolean") return String(v);
-    return this.bad(key, `must be a string, not ${JSON.stringify(v)}`);
-  }
-
-  /** A string that must be given. */
-  required(key: string, hint: string): string {
-    const v = this.string(key);
-    if (v === undefined) this.bad(key, `is required: ${hint}`);
-    return v;
-  }
-
-  /** A whole number within [min, max]. */
-  int(key: string, dflt: number, min: number, max: number): number {
-    const v = this.take(key);
-    if (v === undefined) return dflt;
-    const n = typeof v === "number" ? v : typeof v === "string" && /^\s*-?\d+\s*$/.test(v) ? Number(v) : NaN;
-    if (!Number.isSafeInteger(n)) this.bad(key, `must be a whole number, not ${JSON.stringify(v)}`);
-    if (n < min || n > max) this.bad(key, `must be between ${min} and ${max}, not ${n}`);
-    return n;
-  }
-
-  /** true/false, also yes/no, on/off, 1/0 as YAML 1.1 and Salt configs spell them. */
-  bool(key: string, dflt: boolean): boolean {
-    const v = this.take(key);
-    if (v === undefined) return dflt;
-    if (typeof v === "boolean") return v;
-    const s = String(v).trim().toLowerCase();
-    if (["true", "yes", "on", "1"].includes(s)) return true;
-    if (["false", "no", "off", "0"].includes(s)) return false;
-    return this.bad(key, `must be true or false, not ${JSON.stringify(v)}`);
-  }
-
-  /** One of a fixed set of words. */
-  oneOf<T extends string>(key: string, allowed: readonly T[], dflt: T): T {
-    const v = this.string(key);
-    if (v === undefined) return dflt;
-    const s = v.trim().toLowerCase();
-    if (!(allowed as readonly string[]).includes(s)) this.bad(key, `must be one of ${allowed.join(", ")}, not ${JSON.stringify(v)}`);
-    return s as T;
-  }
-
-  /** Throw for the value of a key that was read but failed a check of the caller's. */
-  invalid(key: string, problem: string): never {
-    return this.bad(key, problem);
-  }
-
-  /** Refuse every key that was not read: call after reading them all. */
-  done(): void {
-    const unknown = Object.keys(this.raw).filter((k) => !this.seen.has(k)).sort();
-    if (unknown.length) {
-      const known = [...this.seen].sort().join(", ");
-      this.bad(unknown[0], `is not a ${this.returner} setting${unknown.length > 1 ? ` (nor are ${unknown.slice(1).join(", ")})` : ""}; known keys: ${known}`);
-    }
-  }
-}
-
+export const ReturnerConfig = Type.Object(
+  {
+    ...CommonConfig,
+    name: Type.String({
+      default: "",
+      description: "the returner's name (1-64 letters, digits, '_', '-'); its durable consumer is returner_<name>, shared by every process of that name",
+    }),
+    module: Type.String({ default: "", description: "a built-in returner (jsonl) or the path of a JavaScript module whose default export is a ReturnerModule" }),
+    mode: Type.Union([...ReturnerModes.map((m) => Type.Literal(m)), Type.Literal("")], {
+      default: "",
+      description: "all (every return) or requested (only jobs run with --return <name>); empty: as registered by `returners add`, else all",
+    }),
+    filter_fun: Type.String({ default: "", description: "deliver only returns (and jobs) of functions matching this glob, e.g. 'state.*'; empty: as registered, else every function" }),
+    filter_minion: Type.String({ default: "", description: "deliver only returns of minions whose id matches this glob; empty: as registered, else every minion" }),
+    from: Type.String({
+      default: "now",
+      description: "where a new durable starts: now, start (the whole stream: backfill) or an ISO time; ignored once the durable exists",
+    }),
+    max_deliver: Type.Integer({ default: 5, minimum: 1, maximum: 1000, description: "attempts before a message is dead-lettered" }),
+    ack_wait_sec: Type.Integer({
+      default: 30,
+      minimum: 1,
+      maximum: 3600,
+      description: "seconds a delivery may take before JetStream gives the message to another process (a running call keeps extending it)",
+    }),
+    retry_backoff_ms: Type.Integer({ default: 1000, minimum: 0, maximum: 3_600_000, description: "delay before the first retry of a failed delivery; doubles with each attempt" }),
+    retry_backoff_max_ms: Type.Integer({ default: 60_000, minimum: 0, maximum: 3_600_000, description: "longest delay between two retries" }),
+    batch_size: Type.Integer({ default: 100, minimum: 1, maximum: 4000, description: "most events handed to eventReturn in one call (and pulled at once)" }),
+    batch_wait_ms: Type.Integer({ default: 20, minimum: 0, maximum: 5000, description: "how long a batch that is not full waits for more events" }),
+    config: Type.Record(Type.String(), Type.Unknown(), { default: {}, description: "the returner module's own keys (see its header); `--config k=v` on the command line" }),
+  },
+  { additionalProperties: false },
+);
+export type ReturnerConfig = Static<typeof ReturnerConfig>;

@@ -42,7 +42,7 @@
 //     --config mode=stream
 import { Redis, type RedisOptions } from "ioredis";
 import type { JidReturns, JobRecord, ReturnRecord, ReturnerContext, ReturnerModule } from "./sdk.js";
-import { ConfigReader } from "./config.js";
+import { ConfigReader } from "./module-config.js";
 import { DeliveryError } from "./errors.js";
 import { toJson } from "./json.js";
 

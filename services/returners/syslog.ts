@@ -51,7 +51,7 @@ import { lookup } from "node:dns/promises";
 import { hostname as osHostname } from "node:os";
 import type { JobDone } from "../../contracts/events/job.js";
 import type { EventRecord, JobRecord, ReturnRecord, ReturnerContext, ReturnerModule } from "./sdk.js";
-import { ConfigReader } from "./config.js";
+import { ConfigReader } from "./module-config.js";
 import { DeliveryError, PermanentDeliveryError } from "./errors.js";
 import { toJson } from "./json.js";
 

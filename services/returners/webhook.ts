@@ -45,7 +45,7 @@
 import { createHmac } from "node:crypto";
 import type { EventRecord, JobRecord, ReturnRecord, ReturnerContext, ReturnerModule } from "./sdk.js";
 import type { JobDone } from "../../contracts/events/job.js";
-import { ConfigReader } from "./config.js";
+import { ConfigReader } from "./module-config.js";
 import { DeliveryError, PermanentDeliveryError } from "./errors.js";
 import { toJson } from "./json.js";
 

@@ -9,6 +9,7 @@ import { describeConfig } from "../../services/common/config.js";
 import { MasterConfig } from "../../services/master/config.js";
 import { MinionConfig } from "../../services/minion/config.js";
 import { JobcacheConfig } from "../../services/jobcache/config.js";
+import { ReturnerConfig } from "../../services/returners/config.js";
 
 function section(title: string, file: string, schema: TObject, intro: string): string {
   const rows = describeConfig(schema).map((r) => `| \`${r.key}\` | ${r.default === undefined ? "(none)" : `\`${JSON.stringify(r.default)}\``} | ${r.description.replace(/\|/g, "\\|").replace(/\n/g, " ")} |`);
@@ -29,7 +30,8 @@ installation must use the same \`ns\`.
 
 ${section("Master", "master.yaml", MasterConfig, "The master publishes jobs, accepts minion keys and closes jobs.")}
 ${section("Minion", "minion.yaml", MinionConfig, "A minion executes the master's signed commands and returns signed results.")}
-${section("Job cache", "jobcache.yaml", JobcacheConfig, "The job cache projects the event stream into Postgres (or embedded PGlite) and answers history queries.")}`;
+${section("Job cache", "jobcache.yaml", JobcacheConfig, "The job cache projects the event stream into Postgres (or embedded PGlite) and answers history queries.")}
+${section("Returner host", "returner.yaml", ReturnerConfig, "`natrium returner start -c returner.yaml` runs one returner module over its own durable consumer ([returners.md](returners.md)); the module's own keys go under `config:`, or `--config KEY=VALUE` on the command line.")}`;
 }
 
 export const CONFIG_DOC = resolve(fileURLToPath(new URL(".", import.meta.url)), "../../../docs/config.md");

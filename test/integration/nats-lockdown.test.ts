@@ -191,6 +191,34 @@ test("nats lockdown - the generated config, real daemons, and each forbidden pub
       assert.deepEqual(after.data.jobs.map((j) => j.jid).sort(), jobs.jobs.map((j) => j.jid).sort());
     });
 
+    await t.test("a returner with its own seed: the admin registers it, it backfills verified returns; the admin lists and removes it", async () => {
+      const add = await cli(["returners", "add", "audit-sink", "--from", "start"], opts);
+      assert.equal(add.code, 0, add.stderr);
+      const out = join(work, "audit-sink.jsonl");
+      const rtYaml = join(work, "returner.yaml");
+      writeFileSync(rtYaml, [`ns: ${s.ns}`, `nats_url: ${url}`, "name: audit-sink", "module: jsonl", `nats_seed: ${join(pki, "nats", "returner-audit-sink.nk")}`, "config:", `  path: ${out}`, ""].join("\n"));
+      const rt = daemon(["returner", "start", "-c", rtYaml], join(work, "returner.log"));
+      procs.push(rt);
+      const ids = await waitFor("the returns of the jobs so far in the returner's file", () => {
+        if (!existsSync(out)) return undefined;
+        const got = new Set(readFileSync(out, "utf8").split("\n").filter(Boolean).map((l) => (JSON.parse(l) as { id: string; fun: string }).id));
+        return got.has("m1") && got.has("m2") ? got : undefined;
+      }, 60_000, 300);
+      assert.ok(!ids.has("m3"), "the pending minion's returns are not delivered");
+      const list = await waitFor("the returner to catch up", async () => {
+        const { data } = await cliJson<{ returners: { name: string; pending: number; ack_pending: number; dead_failed: number }[] }>(["returners", "list"], opts);
+        const r = data.returners.find((x) => x.name === "audit-sink");
+        return r && r.pending === 0 && r.ack_pending === 0 ? r : undefined;
+      }, 60_000, 300);
+      assert.equal(list.dead_failed, 0);
+      const dead = await cli(["returners", "dead", "audit-sink"], opts);
+      assert.equal(dead.code, 0, dead.stderr);
+      assert.doesNotMatch(readFileSync(join(work, "returner.log"), "utf8"), /Permissions Violation/);
+      await stopDaemon(rt);
+      const rm = await cli(["returners", "remove", "audit-sink"], opts);
+      assert.equal(rm.code, 0, rm.stderr);
+    });
+
     await t.test("live output: a minion streams through its own prog subject; the admin and a user read the progress stream", async () => {
       const r = await cli(["run", "--stream", "m1", "cmd.run", "echo one; echo two"], opts);
       assert.equal(r.code, 0, r.stderr);
@@ -274,6 +302,10 @@ test("nats lockdown - the generated config, real daemons, and each forbidden pub
         await publishRefused(rt, s.jobNew(JID));
         await publishRefused(rt, s.audit("denied"));
         await publishRefused(rt, `$JS.API.CONSUMER.DURABLE.CREATE.${s.stream}.jobcache`);
+        // Only its own dead letters and records.
+        await publishRefused(rt, s.deadLetter("other", "failed"));
+        await publishRefused(rt, `$KV.${s.returnersBucket}.settings.other`);
+        await publishRefused(rt, `$JS.API.STREAM.PURGE.${s.deadStream}`);
         await subscribeRefused(rt, `${s.ns}.>`);
       } finally {
         await jc.nc.close();
@@ -305,7 +337,7 @@ test("nats lockdown - the generated config, real daemons, and each forbidden pub
       assert.deepEqual(data.minions, ["m1", "m2"]);
       assert.deepEqual(data.missing, []);
       // The daemons themselves never hit a permission they lack (only the attacks above did).
-      const own = nats.log().split("\n").filter((l) => /Violation/.test(l) && /natrium-(master|jobcache|minion|cli)/.test(l));
+      const own = nats.log().split("\n").filter((l) => /Violation/.test(l) && /natrium-(master|jobcache|minion|cli|returner)/.test(l));
       assert.deepEqual(own, []);
     });
     await observer.nc.close();
@@ -314,7 +346,7 @@ test("nats lockdown - the generated config, real daemons, and each forbidden pub
     // A server that died mid-test says why in its own log.
     if (nats.proc.exitCode !== null || nats.proc.signalCode !== null) console.error(`nats-server exited (${nats.proc.exitCode ?? nats.proc.signalCode}):\n${nats.log().slice(-3000)}`);
     if (failed) {
-      for (const name of ["master", "jobcache", "m1", "m2", "m3"]) {
+      for (const name of ["master", "jobcache", "returner", "m1", "m2", "m3"]) {
         const f = join(work, `${name}.log`);
         console.error(`--- ${name}.log (last 4 kB) ---\n${existsSync(f) ? readFileSync(f, "utf8").slice(-4000) : "(none)"}`);
       }

@@ -46,3 +46,23 @@ test("subjects - bad names are refused with a typed error", () => {
   assert.equal(parseSubject("ns", "ns.job.x.new"), undefined);
   assert.equal(parseSubject("ns", "other.job.20261127082615123456.new"), undefined);
 });
+
+test("subjects - returners: dead letters, bucket, durable; names are checked", async () => {
+  const { returnerDurable } = await import("../../contracts/permissions.js");
+  const { returnerKeys } = await import("../../contracts/returners.js");
+  const s = subjects("my-ns");
+  assert.equal(s.returnersBucket, "my-ns_returners");
+  assert.equal(s.deadStream, "MY_NS_DEAD");
+  assert.deepEqual(s.deadSubjects, ["my-ns.dead.*.*"]);
+  assert.equal(s.deadLetter("audit-sink", "failed"), "my-ns.dead.audit-sink.failed");
+  assert.equal(s.deadLetter("audit_sink", "refused"), "my-ns.dead.audit_sink.refused");
+  assert.equal(s.deadLetters("audit-sink"), "my-ns.dead.audit-sink.*");
+  assert.equal(s.allDead, "my-ns.dead.>");
+  assert.equal(returnerDurable("audit-sink"), "returner_audit-sink");
+  assert.equal(returnerKeys.settings("audit-sink"), "settings.audit-sink");
+  assert.equal(returnerKeys.status("audit-sink"), "status.audit-sink");
+  for (const bad of ["", "a.b", "a b", "a*", "x>", "ü", "a".repeat(65)]) {
+    assert.throws(() => s.deadLetter(bad, "failed"), SubjectError, bad);
+    assert.throws(() => returnerDurable(bad), SubjectError, bad);
+  }
+});
