@@ -31,6 +31,8 @@ export interface Principal {
   keys: boolean;
   /** May see every job in the history, not only the ones the user ran (Salt's @jobs). */
   jobs: boolean;
+  /** May list minions with their presence and grains (`natrium minions list`, Salt's manage.status); `keys` implies it. */
+  minions?: boolean;
   rules: AclRule[];
 }
 
@@ -78,6 +80,12 @@ export function checkPublish(who: Principal, fun: string, minions: readonly stri
 export function checkKeys(who: Principal): void {
   if (who.admin || who.keys) return;
   throw new DeniedError(`user "${who.user}" may not manage minion keys (set keys: true for the user in the master's users config)`);
+}
+
+/** `natrium minions list`: the admin, key managers (they see every key anyway) and users with `minions: true`. */
+export function checkMinions(who: Principal): void {
+  if (who.admin || who.keys || who.minions) return;
+  throw new DeniedError(`user "${who.user}" may not list minions (set minions: true, or keys: true, for the user in the master's users config)`);
 }
 
 /** Whose jobs `who` may see: undefined for everyone's, else the user's own. */

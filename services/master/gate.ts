@@ -17,6 +17,7 @@ export interface UserConfig {
   admin?: boolean;
   keys?: boolean;
   jobs?: boolean;
+  minions?: boolean;
   acl?: AclItem[];
 }
 
@@ -31,7 +32,7 @@ export class Gate {
     private readonly audit: Auditor,
   ) {
     for (const [user, u] of Object.entries(users)) {
-      this.users.set(user, { user, pub: u.pub, admin: !!u.admin, keys: !!u.keys, jobs: !!u.jobs, rules: compileAcl(user, u.acl ?? []) });
+      this.users.set(user, { user, pub: u.pub, admin: !!u.admin, keys: !!u.keys, jobs: !!u.jobs, minions: !!u.minions, rules: compileAcl(user, u.acl ?? []) });
     }
   }
 
@@ -75,7 +76,7 @@ export class Gate {
         this.refuse("unknown_user", e.message, subject, user);
         throw e;
       }
-      return { user: ADMIN_USER, admin: true, keys: true, jobs: true, rules: [] };
+      return { user: ADMIN_USER, admin: true, keys: true, jobs: true, minions: true, rules: [] };
     }
     const u = this.users.get(user);
     if (!u) {
