@@ -611,6 +611,7 @@ const SIGNED_BY: Record<string, string> = {
   "job.new": "the master",
   "job.ret": "the minion `id`, with its accepted key",
   "job.done": "the master",
+  "job.prog": "the minion `id`, with its accepted key",
   "minion.start": "the minion itself, with the key it presents (`pub`)",
   "minion.grains": "the minion `id`, with its accepted key",
   "minion.heartbeat": "the minion `id`, with its accepted key",
