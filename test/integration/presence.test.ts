@@ -24,6 +24,7 @@ import type { Audited, MinionPresence } from "../../contracts/events/index.js";
 import type { MinionsReply } from "../../contracts/api.js";
 import { Master } from "../../services/master/master.js";
 import { runJobcache } from "../../services/jobcache/main.js";
+import { startSwarm } from "../../services/minion/swarm.js";
 import { createSigningKeyFile, ephemeralKeys } from "../../services/common/keys.js";
 import { createLogger } from "../../services/common/log.js";
 import { request, signedRequest, toHeaders } from "../../services/common/bus.js";
@@ -297,5 +298,44 @@ test("presence - heartbeats, minions list, down after kill -9, up after restart,
     await nc?.close();
     await Promise.all([nats?.stop(), pg?.stop()]);
     rmSync(work, { recursive: true, force: true });
+  }
+});
+
+test("presence - a swarm host keeps all its identities up with heartbeats, and they go down with it", { timeout: 180_000 }, async () => {
+  const nats = await startNats();
+  const s = subjects(`ps${randomBytes(4).toString("hex")}`);
+  const nc = await connect({ servers: nats.url });
+  const admin: Identity = { user: "admin", key: ephemeralKeys().sign };
+  const masterKeys = ephemeralKeys();
+  const master = new Master(nc, masterKeys, {
+    id: "master", ns: s.ns, timeout: 5, autoAccept: true, commandTtl: 60, streamMaxAgeHours: 0, replicas: 1, adminPub: admin.key.pub, presenceTimeoutSec: TIMEOUT_SEC,
+  }, quiet);
+  let swarm: Awaited<ReturnType<typeof startSwarm>> | undefined;
+  try {
+    await master.start();
+    swarm = await startSwarm({ url: nats.url, ns: s.ns, count: 50, connections: 2, waitAccepted: true, heartbeatIntervalSec: 1, log: quiet });
+    const ask = () => signedRequest<MinionsReply>(nc, s.api("minions"), { v: 1 }, admin, 10_000);
+    const up = await waitFor("all 50 identities up", async () => {
+      const r = await ask();
+      return r.minions.filter((m) => m.presence === "up").length === 50 ? r : undefined;
+    }, 60_000, 200);
+    // Past a whole presence_timeout with nothing but heartbeats: still all up.
+    const since = Math.max(...up.minions.map((m) => m.last_seen!));
+    const later = await waitFor("every identity seen again after a presence_timeout", async () => {
+      const r = await ask();
+      return r.minions.every((m) => m.last_seen! > since + TIMEOUT_SEC * 1000) ? r : undefined;
+    }, 60_000, 500);
+    assert.deepEqual(later.minions.filter((m) => m.presence !== "up").map((m) => m.id), []);
+    await swarm.stop();
+    swarm = undefined;
+    await waitFor("all 50 identities down once the swarm stopped", async () => {
+      const r = await ask();
+      return r.minions.every((m) => m.presence === "down") ? r : undefined;
+    }, 60_000, 300);
+  } finally {
+    await swarm?.stop();
+    await master.stop();
+    await nc.close();
+    await nats.stop();
   }
 });
