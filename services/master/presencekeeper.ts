@@ -108,11 +108,26 @@ export class PresenceKeeper {
       if (o.body.id !== p.minion) throw new NatriumError("invalid", `heartbeat on ${m.subject} names minion "${o.body.id}"`);
       verifyAs(o, k.pub, `minion ${p.minion}`);
       eid = o.body.eid;
+      this.checkInterval(p.minion, o.body.interval);
     } catch (err) {
       this.refuse(m, p.minion, err as NatriumError);
       return;
     }
     this.seen(p.minion, eid, "heartbeat");
+  }
+
+  /** Minions already warned about a heartbeat interval too long for presence_timeout. */
+  private warned = new Set<string>();
+
+  private checkInterval(minion: string, interval: number): void {
+    if (interval * 2 <= this.o.timeoutSec || this.warned.has(minion) || this.warned.size >= 10_000) return;
+    this.warned.add(minion);
+    this.log.warn("a minion's heartbeat_interval is too long for this master's presence_timeout: it will show down between heartbeats", {
+      minion,
+      heartbeat_interval: interval,
+      presence_timeout: this.o.timeoutSec,
+      fix: "set presence_timeout to at least 3 × heartbeat_interval, or shorten the minion's heartbeat_interval",
+    });
   }
 
   private refuse(m: Msg, minion: string, e: NatriumError): void {
