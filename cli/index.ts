@@ -24,6 +24,7 @@ import KeysList from "./commands/keys/list.js";
 import KeysReject from "./commands/keys/reject.js";
 import MasterCmd from "./commands/master.js";
 import MinionCmd from "./commands/minion.js";
+import MinionsList from "./commands/minions/list.js";
 import MinionsMatch from "./commands/minions/match.js";
 import NatsConfig from "./commands/nats-config.js";
 import ReturnerStart from "./commands/returner/start.js";
@@ -59,6 +60,7 @@ export const COMMANDS = {
   "keys:reject": KeysReject,
   master: MasterCmd,
   minion: MinionCmd,
+  "minions:list": MinionsList,
   "minions:match": MinionsMatch,
   "nats-config": NatsConfig,
   "returner:start": ReturnerStart,

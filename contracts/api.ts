@@ -206,6 +206,64 @@ export type AuditEntry = Static<typeof AuditEntry>;
 export const AuditReply = Type.Object({ rows: Type.Array(AuditEntry) });
 export type AuditReply = Static<typeof AuditReply>;
 
+// ---- minions: presence, key state, grains summary (salt-run manage.status) -------------------
+
+export const MinionsRequest = Type.Object(
+  {
+    v: Type.Literal(1),
+    /** Only minions in this presence state (up: seen within presence_timeout). */
+    presence: Type.Optional(Type.Union([Type.Literal("up"), Type.Literal("down")])),
+    /** Minion ids or globs; absent = every known minion. */
+    match: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 255 }), { minItems: 1, maxItems: 10_000 })),
+  },
+  { additionalProperties: false },
+);
+export type MinionsRequest = Static<typeof MinionsRequest>;
+export const minionsRequest = validator("minions request", MinionsRequest);
+
+/** A few grains that say what a minion is, for a one-line view; absent when the minion has not sent them. */
+export const GrainsSummary = Type.Object({
+  os: Type.Optional(Type.String()),
+  osrelease: Type.Optional(Type.String()),
+  /** The first IPv4 address that is not loopback (grain ipv4), else the first one. */
+  ipv4: Type.Optional(Type.String()),
+  num_cpus: Type.Optional(Type.Number()),
+  /** MiB, as Salt's mem_total. */
+  mem_total: Type.Optional(Type.Number()),
+});
+export type GrainsSummary = Static<typeof GrainsSummary>;
+
+export const MinionStatus = Type.Object({
+  id: MinionId,
+  /** The key's state: only accepted minions are tracked for presence. */
+  key: Type.Union([Type.Literal("accepted"), Type.Literal("pending"), Type.Literal("rejected")]),
+  /**
+   * up: a verified message from it within presence_timeout; down: none; unknown: its key is not
+   * accepted (its heartbeats are not trusted), or the master started less than presence_timeout
+   * ago and has no earlier record of it.
+   */
+  presence: Type.Union([Type.Literal("up"), Type.Literal("down"), Type.Literal("unknown")]),
+  /** When the master last saw a verified message from it (ms since the epoch); null: never. */
+  last_seen: Type.Union([Millis, Type.Null()]),
+  /** When it entered its current presence state, per the presence events; null: not known. */
+  since: Type.Union([Millis, Type.Null()]),
+  grains: GrainsSummary,
+});
+export type MinionStatus = Static<typeof MinionStatus>;
+
+export const MinionsReply = Type.Object({
+  minions: Type.Array(MinionStatus),
+  /** The master's clock when it answered (relative times are computed against it). */
+  now: Millis,
+  /** The master's presence_timeout, seconds. */
+  presence_timeout: Type.Number(),
+  /** True while the master is in its start-up grace period (no minion is declared down yet). */
+  grace: Type.Boolean(),
+  master: Type.String(),
+});
+export type MinionsReply = Static<typeof MinionsReply>;
+export const minionsReply = validator("minions reply", MinionsReply);
+
 // ---- minion keys (salt-key) -------------------------------------------------------------------
 
 export const KeyOps = ["list", "accept", "reject", "delete"] as const;

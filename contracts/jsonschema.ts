@@ -7,7 +7,7 @@ import type { TSchema } from "@sinclair/typebox";
 import { eventValidators, type EventType } from "./events/index.js";
 import {
   ErrorReply, PublishRequest, PublishReply, JobsQuery, JobsReply, JobQuery, JobReply,
-  RebuildRequest, RebuildReply, StatusReply, KeysRequest, KeysReply, AuditQuery, AuditReply, MatchRequest, MatchReply,
+  RebuildRequest, RebuildReply, StatusReply, KeysRequest, KeysReply, AuditQuery, AuditReply, MatchRequest, MatchReply, MinionsRequest, MinionsReply,
 } from "./api.js";
 import { SignedRequest } from "./request.js";
 import { MasterKeyRecord, MinionKeyRecord, MinionDataRecord } from "./registry.js";
@@ -36,6 +36,8 @@ const eventWhere: Record<EventType, string> = {
   "job.prog": "{ns}.job.{jid}.prog.{minion} (progress stream, not the events stream)",
   "minion.start": "{ns}.minion.{minion}.start",
   "minion.grains": "{ns}.minion.{minion}.grains",
+  "minion.heartbeat": "{ns}.hb.{minion} (core NATS, not the events stream)",
+  "minion.presence": "{ns}.minion.{minion}.presence",
   key: "{ns}.key.{minion}.{state}",
   audit: "{ns}.audit.{kind}",
 };
@@ -46,6 +48,8 @@ const api: [string, string, TSchema][] = [
   ["PublishReply", "{ns}.api.publish reply", PublishReply],
   ["MatchRequest", "{ns}.api.match request", MatchRequest],
   ["MatchReply", "{ns}.api.match reply", MatchReply],
+  ["MinionsRequest", "{ns}.api.minions request", MinionsRequest],
+  ["MinionsReply", "{ns}.api.minions reply", MinionsReply],
   ["KeysRequest", "{ns}.api.keys request", KeysRequest],
   ["KeysReply", "{ns}.api.keys reply", KeysReply],
   ["JobsQuery", "{ns}.api.jobs and {ns}.cache.jobs request", JobsQuery],

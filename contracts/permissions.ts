@@ -167,7 +167,11 @@ export function natsPermissions(s: Subjects, p: NatsParty, durables: readonly st
       const t = encodeToken(p.id);
       return {
         publish: [
-          `${s.ns}.minion.${t}.*`,
+          // Named, not `minion.{token}.*`: the presence event under it is the master's to publish.
+          s.minionStart(p.id),
+          s.minionGrains(p.id),
+          // Its heartbeat, core NATS; only its own, so a minion cannot keep a dead one "up".
+          s.heartbeat(p.id),
           `${s.ns}.job.*.ret.${t}`,
           // Live output: a core publish the progress stream captures (no JetStream API needed).
           `${s.ns}.job.*.prog.${t}`,

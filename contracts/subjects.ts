@@ -98,6 +98,14 @@ export function subjects(nsIn: string) {
     jobRets: (jid: string) => `${ns}.job.${checkJid(jid)}.ret.*`,
     minionStart: (id: string) => `${ns}.minion.${encodeToken(id)}.start`,
     minionGrains: (id: string) => `${ns}.minion.${encodeToken(id)}.grains`,
+    /** The master's verdict on a minion's presence (up/down): persisted, signed by the master. */
+    minionPresence: (id: string) => `${ns}.minion.${encodeToken(id)}.presence`,
+    /**
+     * A minion's heartbeat: core NATS only. Outside `{ns}.minion.>` on purpose, so the events
+     * stream (which captures that) never holds one: a heartbeat every 30 s from every minion
+     * would be most of the stream.
+     */
+    heartbeat: (id: string) => `${ns}.hb.${encodeToken(id)}`,
     key: (id: string, state: KeyState) => `${ns}.key.${encodeToken(id)}.${state}`,
     audit: (kind: string) => `${ns}.audit.${auditKind(kind)}`,
     api: (verb: ApiVerb) => `${ns}.api.${verb}`,
@@ -109,6 +117,10 @@ export function subjects(nsIn: string) {
     allJobRet: `${ns}.job.*.ret.*`,
     allJobDone: `${ns}.job.*.done`,
     allMinion: `${ns}.minion.>`,
+    /** Every presence event: a consumer filter (a subset of `{ns}.minion.>`). */
+    allPresence: `${ns}.minion.*.presence`,
+    /** Every heartbeat (the master's core subscription). */
+    allHeartbeat: `${ns}.hb.*`,
     allKey: `${ns}.key.>`,
     allAudit: `${ns}.audit.>`,
     /** Every subject in the namespace: the filter of a consumer that projects the whole stream. */
@@ -155,7 +167,7 @@ export type Subjects = ReturnType<typeof subjects>;
 export const KeyStates = ["pending", "accepted", "rejected", "deleted"] as const;
 export type KeyState = (typeof KeyStates)[number];
 
-export const ApiVerbs = ["publish", "ping", "keys", "jobs", "job", "audit", "match", "files"] as const;
+export const ApiVerbs = ["publish", "ping", "keys", "jobs", "job", "audit", "match", "files", "minions"] as const;
 export type ApiVerb = (typeof ApiVerbs)[number];
 
 export const CacheVerbs = ["jobs", "job", "rebuild", "status", "audit"] as const;
@@ -166,11 +178,13 @@ function auditKind(kind: string): string {
   return kind;
 }
 
-/** What a persisted subject says about itself, for subscribers that route on the subject. */
+/** What a subject says about itself, for subscribers that route on the subject. */
 export type ParsedSubject =
   | { kind: "job.new" | "job.done"; jid: string }
   | { kind: "job.ret" | "job.prog"; jid: string; minion: string }
-  | { kind: "minion.start" | "minion.grains"; minion: string }
+  | { kind: "minion.start" | "minion.grains" | "minion.presence"; minion: string }
+  /** Not persisted (core NATS only), parsed here so that every subject has one reading. */
+  | { kind: "minion.heartbeat"; minion: string }
   | { kind: "key"; minion: string; state: KeyState }
   | { kind: "audit"; auditKind: string };
 
@@ -184,9 +198,10 @@ export function parseSubject(ns: string, subject: string): ParsedSubject | undef
         return { kind: `job.${t[3]}`, jid: t[2], minion: decodeToken(t[4]) };
       }
     }
-    if (t[1] === "minion" && t.length === 4 && (t[3] === "start" || t[3] === "grains")) {
+    if (t[1] === "minion" && t.length === 4 && (t[3] === "start" || t[3] === "grains" || t[3] === "presence")) {
       return { kind: `minion.${t[3]}`, minion: decodeToken(t[2]) };
     }
+    if (t[1] === "hb" && t.length === 3) return { kind: "minion.heartbeat", minion: decodeToken(t[2]) };
     if (t[1] === "key" && t.length === 4 && (KeyStates as readonly string[]).includes(t[3])) {
       return { kind: "key", minion: decodeToken(t[2]), state: t[3] as KeyState };
     }

@@ -116,9 +116,13 @@ export const minions = pgTable("minions", {
   grains: jsonb("grains").$type<Record<string, unknown>>(),
   version: text("version"),
   host: text("host"),
-  /** From the minion's own start and grains events. */
+  /** From the minion's own start and grains events, and the master's presence events (last_seen). */
   firstSeen: tstz("first_seen"),
   lastSeen: tstz("last_seen"),
+  /** The master's last presence verdict: up or down; null before the first. */
+  up: boolean("up"),
+  /** When that verdict was made. */
+  presenceChanged: tstz("presence_changed"),
 });
 
 /**

@@ -121,6 +121,7 @@ export function decide(m: RawMessage, trust: Trust, state: ProjectionState, prev
     case "job.new":
     case "job.done":
     case "key":
+    case "minion.presence":
       expected = trust.masterPub;
       who = "the master";
       break;
@@ -155,6 +156,9 @@ export function decide(m: RawMessage, trust: Trust, state: ProjectionState, prev
     case "job.prog":
       // The events stream does not capture progress subjects; a chunk here was put here by hand.
       return refuse(AuditKinds.invalid, `job.prog event on ${m.subject}: progress chunks belong in the progress stream, not the events stream`);
+    case "minion.heartbeat":
+      // Heartbeats travel on core NATS only, on a subject the stream does not capture.
+      return refuse(AuditKinds.invalid, `minion.heartbeat event on ${m.subject}: heartbeats are not events of the stream`);
     default:
       return assertNever(b);
   }
@@ -280,6 +284,13 @@ export function evolve(rows: Rows, state: ProjectionState, seq: number, o: Opene
       return state;
     case "minion.grains":
       mergeMinion(rows, { id: b.id, grains: b.grains, firstSeen: ts, lastSeen: ts });
+      return state;
+    case "minion.presence":
+      // last_seen is the master's clock for the minion's last sign of life; the verdict's own
+      // time is when its state changed.
+      mergeMinion(rows, { id: b.id, up: b.state === "up", presenceChanged: ts, ...(b.last_seen !== undefined ? { lastSeen: new Date(b.last_seen) } : {}) });
+      return state;
+    case "minion.heartbeat":
       return state;
     case "audit":
       rows.audit.push({

@@ -11,7 +11,7 @@ import { seal, type Sealed } from "../../contracts/message.js";
 import { registryKeys, type MasterKeyRecord } from "../../contracts/registry.js";
 import { fingerprint } from "../../contracts/sign.js";
 import type { KeyState, Subjects } from "../../contracts/subjects.js";
-import type { JobPublished, JobReturned, JobDone, KeyChanged, MinionStarted, MinionGrains, Audited } from "../../contracts/events/index.js";
+import type { JobPublished, JobReturned, JobDone, KeyChanged, MinionStarted, MinionGrains, MinionHeartbeat, MinionPresence, Audited } from "../../contracts/events/index.js";
 import { ephemeralKeys, type ServiceKeys } from "../common/keys.js";
 import { publishDurable } from "../common/bus.js";
 
@@ -94,6 +94,21 @@ export class Cast {
   minionGrains(id: string, grains: Record<string, unknown>, ts = BASE_TS, keys = this.minion(id)): Sealed {
     const body: MinionGrains = { v: 1, type: "minion.grains", eid: this.eid("grains"), ts, id, grains };
     return seal(this.s.minionGrains(id), body, keys.sign);
+  }
+
+  /** The master's presence verdict on `id`. */
+  presence(id: string, state: "up" | "down", o: Partial<MinionPresence> = {}, key = this.master.sign): Sealed {
+    const body: MinionPresence = {
+      v: 1, type: "minion.presence", eid: this.eid(`presence.${state}`), ts: BASE_TS + 2000, id, state,
+      reason: state === "up" ? "seen" : "timeout", last_seen: BASE_TS + 1500, timeout: 90, master: "master",
+      ...o,
+    };
+    return seal(this.s.minionPresence(id), body, key);
+  }
+
+  heartbeat(id: string, ts = BASE_TS, keys = this.minion(id)): Sealed {
+    const body: MinionHeartbeat = { v: 1, type: "minion.heartbeat", eid: this.eid("hb"), ts, id, interval: 30 };
+    return seal(this.s.heartbeat(id), body, keys.sign);
   }
 
   audit(kind: string, reason: string, ts = BASE_TS): Sealed {

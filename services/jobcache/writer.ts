@@ -106,6 +106,8 @@ async function applyUpdates(tx: Tx, rows: Rows): Promise<void> {
           host: sql`coalesce(excluded.host, ${minions.host})`,
           firstSeen: sql`least(${minions.firstSeen}, excluded.first_seen)`,
           lastSeen: sql`greatest(${minions.lastSeen}, excluded.last_seen)`,
+          up: sql`coalesce(excluded.up, ${minions.up})`,
+          presenceChanged: sql`coalesce(excluded.presence_changed, ${minions.presenceChanged})`,
         },
       });
   }

@@ -33,6 +33,8 @@ export interface Principal {
   jobs: boolean;
   /** May put files into and remove files from the master's file store. */
   files: boolean;
+  /** May list minions with their presence and grains (`natrium minions list`, Salt's manage.status); `keys` implies it. */
+  minions?: boolean;
   rules: AclRule[];
 }
 
@@ -80,6 +82,12 @@ export function checkPublish(who: Principal, fun: string, minions: readonly stri
 export function checkKeys(who: Principal): void {
   if (who.admin || who.keys) return;
   throw new DeniedError(`user "${who.user}" may not manage minion keys (set keys: true for the user in the master's users config)`);
+}
+
+/** `natrium minions list`: the admin, key managers (they see every key anyway) and users with `minions: true`. */
+export function checkMinions(who: Principal): void {
+  if (who.admin || who.keys || who.minions) return;
+  throw new DeniedError(`user "${who.user}" may not list minions (set minions: true, or keys: true, for the user in the master's users config)`);
 }
 
 /** Whose jobs `who` may see: undefined for everyone's, else the user's own. */

@@ -10,6 +10,7 @@ const User = Type.Object(
     keys: Type.Optional(Type.Boolean()),
     jobs: Type.Optional(Type.Boolean()),
     files: Type.Optional(Type.Boolean()),
+    minions: Type.Optional(Type.Boolean()),
     acl: Type.Optional(
       Type.Array(Type.Union([Type.String({ minLength: 1 }), Type.Record(Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 })))])),
     ),
@@ -31,7 +32,7 @@ export const MasterConfig = Type.Object(
     users: Type.Record(UserName, User, {
       default: {},
       description:
-        "users who may send requests, by name: pub (their Ed25519 key from `natrium user keygen`), acl (Salt publisher_acl: function patterns, or 'minion glob': [function patterns]), keys (may manage minion keys), jobs (may see every job in the history, not only their own), admin (may do everything). The key in <pki_dir>/admin.sign is always admin, as user \"admin\"",
+        "users who may send requests, by name: pub (their Ed25519 key from `natrium user keygen`), acl (Salt publisher_acl: function patterns, or 'minion glob': [function patterns]), keys (may manage minion keys, and list minions), jobs (may see every job in the history, not only their own), minions (may list minions with presence and grains: `natrium minions list`), admin (may do everything). The key in <pki_dir>/admin.sign is always admin, as user \"admin\"",
     }),
     nodegroups: Type.Record(Type.String({ pattern: "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$" }), Type.Union([Type.String({ minLength: 1, maxLength: 65536 }), Type.Array(Type.String({ minLength: 1, maxLength: 255 }), { minItems: 1 })]), {
       default: {},
@@ -56,6 +57,13 @@ export const MasterConfig = Type.Object(
       minimum: 1,
       maximum: 604_800,
       description: "seconds after publication after which the master stops waiting for minions that still run a job; the job's done event names them as running",
+    }),
+    presence_timeout: Type.Number({
+      default: 90,
+      minimum: 1,
+      maximum: 86_400,
+      description:
+        "seconds without a heartbeat (or a start, grains or return) after which a minion is down; a presence event records each up/down change. Also the grace period after the master starts before it declares anyone down. Keep it a few times the minions' heartbeat_interval (default 3 × 30)",
     }),
     command_ttl: Type.Number({ default: 300, minimum: 1, description: "seconds after publication during which a minion may still start a command" }),
     resume_window: Type.Number({ default: 3600, minimum: 0, description: "seconds back a (re)starting master looks for jobs it published and did not close, to close them; 0 turns this off" }),

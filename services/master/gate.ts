@@ -18,6 +18,7 @@ export interface UserConfig {
   keys?: boolean;
   jobs?: boolean;
   files?: boolean;
+  minions?: boolean;
   acl?: AclItem[];
 }
 
@@ -32,7 +33,7 @@ export class Gate {
     private readonly audit: Auditor,
   ) {
     for (const [user, u] of Object.entries(users)) {
-      this.users.set(user, { user, pub: u.pub, admin: !!u.admin, keys: !!u.keys, jobs: !!u.jobs, files: !!u.files, rules: compileAcl(user, u.acl ?? []) });
+      this.users.set(user, { user, pub: u.pub, admin: !!u.admin, keys: !!u.keys, jobs: !!u.jobs, files: !!u.files, minions: !!u.minions, rules: compileAcl(user, u.acl ?? []) });
     }
   }
 
@@ -76,7 +77,7 @@ export class Gate {
         this.refuse("unknown_user", e.message, subject, user);
         throw e;
       }
-      return { user: ADMIN_USER, admin: true, keys: true, jobs: true, files: true, rules: [] };
+      return { user: ADMIN_USER, admin: true, keys: true, jobs: true, files: true, minions: true, rules: [] };
     }
     const u = this.users.get(user);
     if (!u) {

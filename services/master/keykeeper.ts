@@ -31,6 +31,8 @@ export class KeyKeeper {
     private readonly autoAccept: boolean,
     /** Minion-id globs accepted on first contact (Salt's autosign_file). */
     private readonly autosign: readonly string[] = [],
+    /** Called for a start or grains event verified against the minion's accepted key, with the stream's time of it (presence). */
+    private readonly onVerified?: (minion: string, eid: string, via: "start", at: number) => void,
   ) {}
 
   /** Handle one message from the minion lifecycle consumer. Never throws for bad input. */
@@ -43,21 +45,23 @@ export class KeyKeeper {
       if (!p || !("minion" in p) || p.minion !== id) {
         throw new NatriumError("invalid", `event on ${m.subject} names minion "${id}", not the subject's`);
       }
-      if (o.body.type === "minion.start") await this.started(o as Opened<MinionStarted>);
-      else if (o.body.type === "minion.grains") await this.grains(o as Opened<MinionGrains>);
+      const at = Math.floor(m.time.getTime());
+      if (o.body.type === "minion.start") await this.started(o as Opened<MinionStarted>, at);
+      else if (o.body.type === "minion.grains") await this.grains(o as Opened<MinionGrains>, at);
     } catch (err) {
       const e = err as NatriumError;
       this.audit.record({ kind: e.code === "bad_signature" ? "bad_signature" : "bad_event", reason: e.message, subject: m.subject });
     }
   }
 
-  private async started(o: Opened<MinionStarted>): Promise<void> {
+  private async started(o: Opened<MinionStarted>, at: number): Promise<void> {
     const b = o.body;
     verifyAs(o, b.pub, `minion ${b.id} (self-signed start)`);
     const current = this.registry.keys.get(b.id);
     if (current && current.state !== "deleted") {
       if (current.pub === b.pub) {
         this.log.debug("minion restarted with its known key", { minion: b.id, state: current.state });
+        if (current.state === "accepted") this.onVerified?.(b.id, b.eid, "start", at);
         return;
       }
       this.audit.record({
@@ -97,7 +101,7 @@ export class KeyKeeper {
     this.log.info("minion key deleted", { minion: rec.id, finger: rec.finger, by });
   }
 
-  private async grains(o: Opened<MinionGrains>): Promise<void> {
+  private async grains(o: Opened<MinionGrains>, at: number): Promise<void> {
     const b = o.body;
     const k = this.registry.accepted(b.id);
     if (!k) {
@@ -105,6 +109,8 @@ export class KeyKeeper {
       return;
     }
     verifyAs(o, k.pub, `minion ${b.id}`);
+    // Sent at start once accepted and on refresh: as good a sign of life as a start.
+    this.onVerified?.(b.id, b.eid, "start", at);
     await this.kv.minions.put(registryKeys.minionData(b.id), encode({ id: b.id, grains: b.grains, ts: b.ts }));
     this.registry.grains.set(b.id, b.grains);
   }

@@ -25,6 +25,7 @@ export async function runMaster(opts: { config?: string; overrides?: Record<stri
       streamMaxAgeHours: cfg.stream_max_age, progressMaxAgeSec: cfg.progress_max_age, progressMaxBytes: cfg.progress_max_bytes, fileMaxBytes: cfg.file_max_bytes, replicas: cfg.stream_replicas, resumeWindowSec: cfg.resume_window,
       gatherJobTimeoutSec: cfg.gather_job_timeout, jobMaxWaitSec: cfg.job_max_wait,
       autosign: cfg.autosign, users: cfg.users, nodegroups: cfg.nodegroups, requestWindowSec: cfg.request_window, adminPub: admin.key.pub,
+      presenceTimeoutSec: cfg.presence_timeout,
     }, log);
     log.info("admin key", { file: admin.path, finger: fingerprint(admin.key.pub) });
     await master.start();

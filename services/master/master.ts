@@ -28,6 +28,9 @@ import { Objm } from "@nats-io/obj";
 import { FileStore } from "./filestore.js";
 import { checkNodegroups, type Nodegroups } from "../common/target.js";
 import { handleMatch } from "./match.js";
+import { PresenceKeeper } from "./presencekeeper.js";
+import { handleMinions } from "./minionsapi.js";
+import { checkMinions } from "./acl.js";
 
 export const VERSION = "0.1.0";
 
@@ -63,6 +66,11 @@ export interface MasterOptions {
   requestWindowSec?: number;
   /** The admin key's public key: requests it signs may do everything. */
   adminPub: string;
+  /**
+   * Seconds without a heartbeat (or other verified message) after which a minion is down; also
+   * the grace period after start before anyone is declared down. Default 90.
+   */
+  presenceTimeoutSec?: number;
 }
 
 export class MasterKeyConflictError extends NatriumError {
@@ -75,6 +83,7 @@ export class Master {
   readonly s: Subjects;
   readonly registry: MinionRegistry;
   private tracker!: JobTracker;
+  private presence?: PresenceKeeper;
   private lifecycle?: ConsumerMessages;
   private subs: Subscription[] = [];
   private lifecycleDone?: Promise<void>;
@@ -109,7 +118,10 @@ export class Master {
     await this.registry.start(kv.keys, kv.minions);
 
     const audit = new Auditor(js, s, this.keys.sign, log);
-    const keeper = new KeyKeeper(js, s, this.keys.sign, kv, this.registry, audit, log, this.o.autoAccept, this.o.autosign ?? []);
+    const presence = new PresenceKeeper(nc, js, jsm, s, this.keys.sign, this.registry, audit, log, { masterId: this.o.id, timeoutSec: this.o.presenceTimeoutSec ?? 90 });
+    this.presence = presence;
+    await presence.start();
+    const keeper = new KeyKeeper(js, s, this.keys.sign, kv, this.registry, audit, log, this.o.autoAccept, this.o.autosign ?? [], (id, eid, via, at) => presence.seen(id, eid, via, at));
     const windowMs = (this.o.requestWindowSec ?? 120) * 1000;
     const seen = await new Kvm(nc).create(s.requestsBucket, { history: 1, ttl: 2 * windowMs, replicas: this.o.replicas });
     const gate = new Gate(this.o.users ?? {}, this.o.adminPub, windowMs, seen, audit);
@@ -134,6 +146,7 @@ export class Master {
     this.tracker = new JobTracker(js, s, this.keys.sign, this.registry, audit, log, {
       gatherJobTimeoutSec: this.o.gatherJobTimeoutSec ?? 0,
       jobMaxWaitSec: this.o.jobMaxWaitSec ?? 3600,
+      onVerified: (minion, eid) => presence.seen(minion, eid, "return"),
       // Salt's way: ask the silent minions whether they still run the job.
       probe: async (parent, minions, timeoutSec, onJid) => {
         await publisher.internal({ fun: "saltutil.find_job", arg: [parent.jid], minions, timeout: timeoutSec, user: parent.user }, {
@@ -170,6 +183,10 @@ export class Master {
     serveSigned("match", async (body) => handleMatch(body, this.registry, nodegroups));
     const files = new FileStore(await new Objm(nc).create(s.filesBucket, { replicas: this.o.replicas, description: "Natrium file store (salt://), written by the master" }), s.ns, this.keys.sign, this.o.fileMaxBytes ?? 64 * 1024 * 1024, log);
     serveSigned("files", (body, who) => files.handle(body, who));
+    serveSigned("minions", async (body, who) => {
+      checkMinions(who);
+      return handleMinions(body, this.registry, presence, { masterId: this.o.id, timeoutSec: this.o.presenceTimeoutSec ?? 90 });
+    });
     serve(nc, s.api("ping"), "master", async () => ({
       master: this.o.id,
       version: VERSION,
@@ -254,6 +271,7 @@ export class Master {
     await this.lifecycleDone?.catch(() => {});
     const open = await this.tracker?.drain();
     if (open?.length) this.log.warn("jobs left open at shutdown (no done event)", { jids: open });
+    this.presence?.stop();
     this.registry.stop();
   }
 }

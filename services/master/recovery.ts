@@ -17,7 +17,7 @@ export interface OpenJob {
 }
 
 /** Every message the filter holds now (from `opts`), in order; stops when caught up. */
-async function readAll(js: JetStreamClient, stream: string, opts: Partial<OrderedConsumerOptions>, each: (m: JsMsg) => void): Promise<void> {
+export async function readAll(js: JetStreamClient, stream: string, opts: Partial<OrderedConsumerOptions>, each: (m: JsMsg) => void): Promise<void> {
   const consumer = await js.consumers.get(stream, opts);
   const msgs = await consumer.consume({ max_messages: 1000 });
   // An empty filter delivers nothing at all: give up waiting after a short idle time.

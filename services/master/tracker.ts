@@ -39,6 +39,8 @@ export interface TrackerOptions {
   /** Seconds after publication after which the master stops waiting even for minions still running. */
   jobMaxWaitSec?: number;
   probe?: Prober;
+  /** Called with every verified return of a tracked job: the minion is alive (presence). */
+  onVerified?: (minion: string, eid: string) => void;
 }
 
 export class JobTracker {
@@ -117,6 +119,7 @@ export class JobTracker {
       const k = this.registry.accepted(p.minion);
       if (!k) throw Object.assign(new Error(`return from minion "${p.minion}" whose key is not accepted`), { code: "unknown_signer" });
       verifyAs(o, k.pub, `minion ${p.minion}`);
+      this.opts.onVerified?.(p.minion, o.body.eid);
     } catch (err) {
       const e = err as NatriumError;
       this.audit.record({ kind: e.code === "bad_signature" ? "bad_signature" : "bad_return", reason: e.message, subject: m.subject });

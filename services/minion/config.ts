@@ -45,6 +45,13 @@ export const MinionConfig = Type.Object({
     default: [],
     description: "function globs that still run in blackout, e.g. ['test.ping', 'grains.*']",
   }),
+  heartbeat_interval: Type.Number({
+    default: 30,
+    minimum: 0,
+    maximum: 3600,
+    description:
+      "seconds between this minion's heartbeats to the master (core NATS, not stored); the master counts a minion down after its presence_timeout without one (default 90). 0 turns heartbeats off: the minion then shows down between jobs",
+  }),
   process_count_max: Type.Integer({
     default: 32,
     minimum: -1,

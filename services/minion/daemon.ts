@@ -89,6 +89,7 @@ export async function runMinion(opts: RunMinionOptions = {}): Promise<void> {
       processCountMax: cfg.process_count_max,
       log,
       modules: new ModuleLoader(cfg.module_dirs),
+      hostOptions: { heartbeatIntervalSec: cfg.heartbeat_interval },
     });
     log.info("minion starting", { ns: cfg.ns, nats_url: cfg.nats_url, finger: minion.finger, pki_dir: cfg.pki_dir });
     if (cfg.minion_blackout) log.warn("minion in blackout: only saltutil.refresh_pillar and minion_blackout_whitelist run", { whitelist: cfg.minion_blackout_whitelist });

@@ -71,38 +71,8 @@ export class SeenJids {
   }
 }
 
-/**
- * Token bucket: `rate` events a second, bursts up to `burst`. Counts what it refused, so the
- * next event that passes can say how many were dropped before it.
- */
-export class RateLimit {
-  private tokens: number;
-  private last: number;
-  private dropped = 0;
-  constructor(readonly rate: number, readonly burst: number, private now: () => number = Date.now) {
-    this.tokens = burst;
-    this.last = now();
-  }
-
-  take(): boolean {
-    const t = this.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((t - this.last) / 1000) * this.rate);
-    this.last = t;
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
-      return true;
-    }
-    this.dropped++;
-    return false;
-  }
-
-  /** How many were refused since the last call. */
-  takeDropped(): number {
-    const d = this.dropped;
-    this.dropped = 0;
-    return d;
-  }
-}
+// Shared with the master (heartbeat audits): one token bucket for both.
+export { RateLimit } from "../common/ratelimit.js";
 
 /** At most `n` tasks at once; the rest queue in order. Keeps 10,000 identities from flooding one connection. */
 export class Semaphore {

@@ -15,8 +15,8 @@ import { openAs, verifyAs, seal, type Opened, type Sealed } from "../../contract
 import { decode } from "../../contracts/codec.js";
 import { eventIds } from "../../contracts/ids.js";
 import { registryKeys, masterKeyRecord, minionKeyRecord, type MasterKeyRecord, type MinionKeyRecord } from "../../contracts/registry.js";
-import type { JobPublished, Audited } from "../../contracts/events/index.js";
-import { publishDurable, sleep } from "../common/bus.js";
+import type { JobPublished, Audited, MinionHeartbeat } from "../../contracts/events/index.js";
+import { publishDurable, sleep, toHeaders } from "../common/bus.js";
 import type { Logger } from "../common/log.js";
 import { RateLimit, Semaphore } from "./guards.js";
 import type { SigningKey } from "../../contracts/sign.js";
@@ -75,6 +75,8 @@ export interface HostOptions {
   sharedKeyWatch?: boolean;
   /** Durable publishes in flight at once on this connection. */
   maxInFlight?: number;
+  /** Seconds between heartbeats of every accepted identity (heartbeat_interval); 0: none. Default 30. */
+  heartbeatIntervalSec?: number;
 }
 
 const hosts = new WeakMap<NatsConnection, Map<string, MinionHost>>();
@@ -89,6 +91,8 @@ export class MinionHost {
   private watchStops = new Map<string, () => void>();
   private bucketFound = false;
   private waitTimer?: NodeJS.Timeout;
+  private heartbeatTimer?: NodeJS.Timeout;
+  private readonly heartbeatSec: number;
   private slots: Semaphore;
   private auditBudget = new RateLimit(5, 20);
   private logBudget = new RateLimit(10, 30);
@@ -108,6 +112,7 @@ export class MinionHost {
     this.js = jetstream(nc);
     this.sharedKeyWatch = opts.sharedKeyWatch ?? false;
     this.slots = new Semaphore(opts.maxInFlight ?? 512);
+    this.heartbeatSec = opts.heartbeatIntervalSec ?? 30;
   }
 
   get size(): number {
@@ -157,6 +162,31 @@ export class MinionHost {
     this.watchKeys(registryKeys.master, "#master");
     if (this.sharedKeyWatch) this.watchKeys(registryKeys.minionKey("x").replace(/x$/, "*"), "#shared");
     this.scheduleWaitLog(5_000);
+    if (this.heartbeatSec > 0) {
+      // One timer for every identity of the process, not one each: a swarm of 10,000 wakes
+      // once per interval.
+      this.heartbeatTimer = setInterval(() => this.heartbeat(), this.heartbeatSec * 1000);
+      this.heartbeatTimer.unref();
+    }
+  }
+
+  /**
+   * A signed heartbeat from every accepted identity, on core NATS: lost ones are simply late,
+   * and the events stream never sees them (contracts/subjects.ts heartbeat).
+   */
+  heartbeat(): void {
+    if (this.closed.signal.aborted || this.nc.isClosed()) return;
+    const now = Date.now();
+    for (const m of this.minions.values()) {
+      if (!m.accepted) continue;
+      const ev: MinionHeartbeat = { v: 1, type: "minion.heartbeat", eid: eventIds.unique("hb"), ts: now, id: m.id, interval: this.heartbeatSec };
+      const sealed = seal(this.s.heartbeat(m.id), ev, m.sign);
+      try {
+        this.nc.publish(sealed.subject, sealed.payload, { headers: toHeaders(sealed.headers) });
+      } catch (err) {
+        this.log.debug("heartbeat not sent", { id: m.id, error: String((err as Error).message) });
+      }
+    }
   }
 
   close(): void {
@@ -166,6 +196,7 @@ export class MinionHost {
     for (const stop of this.watchStops.values()) stop();
     this.watchStops.clear();
     clearTimeout(this.waitTimer);
+    clearInterval(this.heartbeatTimer);
     for (const m of this.minions.values()) this.minions.delete(m.token);
   }
 

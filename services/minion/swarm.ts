@@ -24,6 +24,8 @@ export interface SwarmOptions {
   jobTimeoutSec?: number;
   /** Also wait until the master has accepted every identity (needs auto_accept or an admin). */
   waitAccepted?: boolean;
+  /** Seconds between heartbeats (one timer per connection for all its identities); default 30. */
+  heartbeatIntervalSec?: number;
 }
 
 export interface Swarm {
@@ -40,7 +42,7 @@ export async function startSwarm(opts: SwarmOptions): Promise<Swarm> {
   for (let i = 0; i < nConn; i++) {
     conns.push(await connectBus({ url: opts.url, name: `natrium-swarm-${i}`, waitForServer: true, log }));
   }
-  const hosts = conns.map((nc) => MinionHost.for(nc, opts.ns, log, { sharedKeyWatch: true }));
+  const hosts = conns.map((nc) => MinionHost.for(nc, opts.ns, log, { sharedKeyWatch: true, heartbeatIntervalSec: opts.heartbeatIntervalSec }));
   const base = await machineGrains();
   const ids: string[] = [];
   const minions: Minion[] = [];

@@ -15,7 +15,7 @@ import { subjects } from "../../contracts/subjects.js";
 import { freePort, waitFor } from "../helpers/ports.js";
 import type { RunResult } from "../../cli/lib/run.js";
 import type { BatchResult } from "../../cli/lib/batch.js";
-import type { AuditReply, JobReply, JobsReply, KeysReply, MatchReply, PublishReply, RebuildReply } from "../../contracts/api.js";
+import type { AuditReply, JobReply, JobsReply, KeysReply, MatchReply, MinionsReply, PublishReply, RebuildReply } from "../../contracts/api.js";
 
 /** oclif wraps long error lines with " ›   " prefixes; read the message as one line. */
 const oneLine = (s: string) => s.replace(/\s*›\s*/g, " ").replace(/\s+/g, " ");
@@ -102,6 +102,16 @@ test("e2e - natrium up, then the CLI runs jobs and reads history without flags",
       const r = await cli(["run", "-C", "( web1 or db1 ) and S@127.0.0.1", "test.echo", "hi"], opts);
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual(r.stdout.trim().split("\n").sort(), ["db1: hi", "web1: hi"]);
+    });
+
+    await t.test("minions list shows the stack's minions up, with the machine's grains", async () => {
+      const { code, data, stderr } = await cliJson<MinionsReply>(["minions", "list"], opts);
+      assert.equal(code, 0, stderr);
+      assert.deepEqual(data.minions.map((m) => [m.id, m.key, m.presence]), [["db1", "accepted", "up"], ["web1", "accepted", "up"], ["web2", "accepted", "up"]]);
+      for (const m of data.minions) assert.equal(typeof m.grains.num_cpus, "number");
+      const human = await cli(["minions", "list", "web*", "--up"], opts);
+      assert.equal(human.code, 0, human.stderr);
+      assert.deepEqual(human.stdout.trim().split("\n").slice(1).map((l) => l.split(/\s+/).slice(0, 2).join(" ")), ["web1 up", "web2 up"]);
     });
 
     await t.test("cmd.run_all gives stdout, stderr and retcode", async () => {

@@ -22,7 +22,7 @@ import { minionKeyRecord, registryKeys } from "../../contracts/registry.js";
 import { createSigningKeyFile, loadOrCreateKeys, readSigningKey } from "../../services/common/keys.js";
 import { readNkeySeed } from "../../services/common/natsauth.js";
 import type { RunResult } from "../../cli/lib/run.js";
-import type { JobsReply } from "../../contracts/api.js";
+import type { JobsReply, MinionsReply } from "../../contracts/api.js";
 
 const JID = "20260101000000000001";
 
@@ -141,7 +141,7 @@ test("nats lockdown - the generated config, real daemons, and each forbidden pub
     const minionPki = (id: string) => join(work, id, "pki");
     for (const id of ["m1", "m2", "m3"]) {
       const y = join(work, `${id}.yaml`);
-      writeFileSync(y, [`ns: ${s.ns}`, `id: ${id}`, `nats_url: ${url}`, `data_dir: ${join(work, id)}`, `pki_dir: ${minionPki(id)}`, ""].join("\n"));
+      writeFileSync(y, [`ns: ${s.ns}`, `id: ${id}`, `nats_url: ${url}`, `data_dir: ${join(work, id)}`, `pki_dir: ${minionPki(id)}`, "heartbeat_interval: 1", ""].join("\n"));
       procs.push(daemon(["minion", "-c", y], join(work, `${id}.log`)));
     }
 
@@ -232,6 +232,17 @@ test("nats lockdown - the generated config, real daemons, and each forbidden pub
       assert.deepEqual(w.stdout.trim().split("\n"), ["m1: one", "m1: two"]);
     });
 
+    await t.test("minions list: accepted minions up through their own heartbeat grants, m3 pending; a user without the right refused", async () => {
+      const r = await waitFor("m1 and m2 up", async () => {
+        const { code, data } = await cliJson<MinionsReply>(["minions", "list"], opts);
+        return code === 0 && data.minions.filter((m) => m.presence === "up").length === 2 ? data : undefined;
+      }, 30_000, 500);
+      assert.deepEqual(r.minions.map((m) => [m.id, m.key, m.presence]), [["m1", "accepted", "up"], ["m2", "accepted", "up"], ["m3", "pending", "unknown"]]);
+      const u = await cli(["minions", "list", "--key", join(work, "alice.sign"), "--as", "alice", "--url", url, "--ns", s.ns], { cwd: work, env });
+      assert.equal(u.code, 2);
+      assert.match(u.stderr, /may not list minions/);
+    });
+
     // Observe everything in the namespace as the master does, to prove refused messages never arrive.
     const masterKeys = loadOrCreateKeys(pki, "master");
     const observer = await as(url, s, { role: "master" }, nkeySeedOf(masterKeys.sign.seed));
@@ -247,6 +258,9 @@ test("nats lockdown - the generated config, real daemons, and each forbidden pub
         await publishRefused(m1, s.jobRet(JID, "m2"));
         await publishRefused(m1, s.jobProg(JID, "m2"));
         await publishRefused(m1, s.minionStart("m2"));
+        // Heartbeats: only its own; a minion cannot keep a dead one "up", nor write the master's verdict.
+        await publishRefused(m1, s.heartbeat("m2"));
+        await publishRefused(m1, s.minionPresence("m1"));
         await publishRefused(m1, s.key("m1", "accepted"));
         await publishRefused(m1, `$JS.API.STREAM.DELETE.${s.stream}`);
         await publishRefused(m1, `$KV.${s.keysBucket}.${registryKeys.minionKey("m1")}`);
@@ -259,6 +273,8 @@ test("nats lockdown - the generated config, real daemons, and each forbidden pub
         m1.nc.publish(s.jobProg(JID, "m1"), new Uint8Array([0xc0]));
         await m1.nc.flush();
         await waitFor("m1's own progress chunk", () => seenSubjects.includes(s.jobProg(JID, "m1")) || undefined, 5000);
+        // The m1 daemon's heartbeats reach the master through its own grant.
+        await waitFor("m1's heartbeat", () => seenSubjects.includes(s.heartbeat("m1")) || undefined, 10_000);
       } finally {
         await m1.nc.close();
       }
@@ -272,6 +288,7 @@ test("nats lockdown - the generated config, real daemons, and each forbidden pub
         await publishRefused(u, s.key("m3", "accepted"));
         await publishRefused(u, s.audit("denied"));
         await publishRefused(u, s.minionStart("m9"));
+        await publishRefused(u, s.heartbeat("m1"));
         await publishRefused(u, `$JS.API.STREAM.PURGE.${s.stream}`);
         await publishRefused(u, s.jobProg(JID, "m1"));
         await publishRefused(u, `$JS.API.STREAM.PURGE.${s.progressStream}`);
@@ -319,6 +336,7 @@ test("nats lockdown - the generated config, real daemons, and each forbidden pub
         await publishRefused(anon, s.jobNew(JID));
         await publishRefused(anon, s.jobRet(JID, "m1"));
         await publishRefused(anon, s.minionGrains("m1"));
+        await publishRefused(anon, s.heartbeat("m3"));
         await subscribeRefused(anon, s.allJobNew);
       } finally {
         await anon.nc.close();
@@ -330,7 +348,7 @@ test("nats lockdown - the generated config, real daemons, and each forbidden pub
     });
 
     await t.test("nothing refused reached the bus, and the stack still works", async () => {
-      const forbidden = [s.jobNew(JID), s.jobDone(JID), s.jobRet(JID, "m1"), s.jobRet(JID, "m2"), s.jobProg(JID, "m2"), s.minionStart("m2"), s.minionStart("m9"), s.key("m1", "accepted"), s.key("m3", "accepted"), s.audit("denied"), s.minionGrains("m1")];
+      const forbidden = [s.jobNew(JID), s.jobDone(JID), s.jobRet(JID, "m1"), s.jobRet(JID, "m2"), s.jobProg(JID, "m2"), s.minionStart("m2"), s.minionPresence("m1"), s.minionStart("m9"), s.key("m1", "accepted"), s.key("m3", "accepted"), s.audit("denied"), s.minionGrains("m1")];
       for (const f of forbidden) assert.ok(!seenSubjects.includes(f), `${f} must not have been delivered`);
       const { code, data } = await cliJson<RunResult>(["run", "*", "test.ping"], opts);
       assert.equal(code, 0);

@@ -127,6 +127,14 @@ for (const e of eventsFile.events) {
       case "minion.grains":
         assert.equal(e.subject, s.minionGrains(b.id));
         break;
+      case "minion.heartbeat":
+        assert.equal(e.subject, s.heartbeat(b.id));
+        assert.deepEqual(p, { kind: "minion.heartbeat", minion: b.id });
+        break;
+      case "minion.presence":
+        assert.equal(e.subject, s.minionPresence(b.id));
+        assert.equal(e.signer, "master", "presence verdicts are the master's");
+        break;
       case "key":
         assert.equal(e.subject, s.key(b.id, b.state));
         assert.equal(b.finger, fingerprint(b.pub));
@@ -180,10 +188,13 @@ test("contracts vectors - minion id tokens and subjects", () => {
       job_prog: s.jobProg(v.jid, x.id),
       minion_start: s.minionStart(x.id),
       minion_grains: s.minionGrains(x.id),
+      minion_presence: s.minionPresence(x.id),
+      heartbeat: s.heartbeat(x.id),
       key_accepted: s.key(x.id, "accepted"),
       ctl: s.ctl(x.id),
     });
     assert.equal(x.subjects.job_ret, `natrium.job.${v.jid}.ret.${x.token}`);
+    assert.equal(x.subjects.heartbeat, `natrium.hb.${x.token}`);
     assert.deepEqual(parseSubject("natrium", x.subjects.job_ret), { kind: "job.ret", jid: v.jid, minion: x.id });
     assert.deepEqual(x.kv_keys, { keys_bucket: `minion.${x.token}`, minions_bucket: x.token });
     assert.equal(registryKeys.minionKey(x.id), x.kv_keys.keys_bucket);

@@ -172,3 +172,20 @@ test("projection - the same messages always give the same rows", () => {
   const state: ProjectionState = emptyState();
   assert.deepEqual(project(trust, state, msgs), project(trust, state, [...msgs].reverse()));
 });
+
+test("projection - presence verdicts: the master's set up and last_seen; a minion's own, or a heartbeat in the stream, are refused", () => {
+  const { cast, trust } = setup();
+  const forged = cast.presence("web1", "up", {}, cast.minion("web1").sign);
+  // A heartbeat cannot reach the stream through its own subject; one put on a stream subject by hand is refused.
+  const hb = cast.heartbeat("web1");
+  const p = project(trust, emptyState(), raws([
+    cast.key("web1", "accepted"),
+    cast.presence("web1", "up", { last_seen: BASE_TS + 100, ts: BASE_TS + 110 }),
+    cast.presence("web1", "down", { last_seen: BASE_TS + 100, ts: BASE_TS + 5000 }),
+    forged,
+    { subject: s.minionPresence("web1"), data: hb.payload, headers: { get: (k: string) => hb.headers[k] ?? "" } },
+  ]));
+  assert.deepEqual(p.rows.audit.map((a) => [a.seq, a.kind]), [[4, "unknown_signer"], [5, "invalid"]]);
+  assert.deepEqual(p.rows.minions.map((m) => [m.id, m.up, m.presenceChanged?.getTime(), m.lastSeen?.getTime()]), [["web1", false, BASE_TS + 5000, BASE_TS + 100]]);
+  assert.deepEqual(p.rows.events.map((e) => e.type), ["key", "minion.presence", "minion.presence"]);
+});

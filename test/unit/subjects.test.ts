@@ -13,6 +13,13 @@ test("subjects - exact strings", () => {
   assert.equal(s.jobDone(J), "natrium.job.20261127082615123456.done");
   assert.equal(s.minionStart("web1"), "natrium.minion.web1.start");
   assert.equal(s.minionGrains("web1"), "natrium.minion.web1.grains");
+  assert.equal(s.minionPresence("web1"), "natrium.minion.web1.presence");
+  assert.equal(s.minionPresence("web1.example.com"), "natrium.minion.web1=2eexample=2ecom.presence");
+  assert.equal(s.heartbeat("web1"), "natrium.hb.web1");
+  assert.equal(s.heartbeat("web1.example.com"), "natrium.hb.web1=2eexample=2ecom");
+  assert.equal(s.allPresence, "natrium.minion.*.presence");
+  assert.equal(s.allHeartbeat, "natrium.hb.*");
+  assert.equal(s.api("minions"), "natrium.api.minions");
   assert.equal(s.key("web1", "accepted"), "natrium.key.web1.accepted");
   assert.equal(s.audit("bad_signature"), "natrium.audit.bad_signature");
   assert.equal(s.api("publish"), "natrium.api.publish");
@@ -23,6 +30,27 @@ test("subjects - exact strings", () => {
     "natrium.job.*.new", "natrium.job.*.ret.*", "natrium.job.*.done",
     "natrium.minion.>", "natrium.key.>", "natrium.audit.>",
   ]);
+});
+
+test("subjects - heartbeats stay out of the events stream; presence events are in it", () => {
+  const s = subjects("natrium");
+  // The stream's subjects, as NATS matches them: `*` one token, `>` one or more.
+  const captured = (subject: string) =>
+    s.streamSubjects.some((f) => {
+      const ft = f.split(".");
+      const st = subject.split(".");
+      for (let i = 0; i < ft.length; i++) {
+        if (ft[i] === ">") return st.length > i;
+        if (ft[i] !== "*" && ft[i] !== st[i]) return false;
+      }
+      return ft.length === st.length;
+    });
+  assert.equal(captured(s.heartbeat("web1")), false);
+  assert.equal(captured(s.minionPresence("web1")), true);
+  assert.equal(captured(s.minionStart("web1")), true);
+  assert.deepEqual(parseSubject("natrium", s.heartbeat("db.1")), { kind: "minion.heartbeat", minion: "db.1" });
+  assert.deepEqual(parseSubject("natrium", s.minionPresence("db.1")), { kind: "minion.presence", minion: "db.1" });
+  assert.equal(parseSubject("natrium", "natrium.hb.a.b"), undefined);
 });
 
 test("subjects - minion ids with dots and other characters are encoded reversibly", () => {
