@@ -206,9 +206,15 @@ export class ReturnerHost {
   /** Batches of up to batch_size messages, or what arrived within batch_wait_ms. */
   private async gather(msgs: ConsumerMessages): Promise<void> {
     const it = msgs[Symbol.asyncIterator]();
+    // stop() closes the messages, which ends the iterator; should a close ever leave it
+    // pending, the abort still ends the wait, so a stopping host cannot hang here.
+    const stopped = new Promise<IteratorResult<JsMsg>>((r) => {
+      if (this.abort.signal.aborted) r({ done: true, value: undefined });
+      this.abort.signal.addEventListener("abort", () => r({ done: true, value: undefined }), { once: true });
+    });
     let next: Promise<IteratorResult<JsMsg>> | undefined;
     while (!this.halted) {
-      const first = await (next ?? it.next());
+      const first = await Promise.race([next ?? it.next(), stopped]);
       next = undefined;
       if (first.done) return;
       const batch: JsMsg[] = [first.value];
