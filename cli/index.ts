@@ -32,6 +32,7 @@ import ReturnersAdd from "./commands/returners/add.js";
 import ReturnersDead from "./commands/returners/dead.js";
 import ReturnersList from "./commands/returners/list.js";
 import ReturnersRemove from "./commands/returners/remove.js";
+import ReturnersReset from "./commands/returners/reset.js";
 import Run from "./commands/run.js";
 import Up from "./commands/up.js";
 import UserKeygen from "./commands/user/keygen.js";
@@ -68,6 +69,7 @@ export const COMMANDS = {
   "returners:dead": ReturnersDead,
   "returners:list": ReturnersList,
   "returners:remove": ReturnersRemove,
+  "returners:reset": ReturnersReset,
   run: Run,
   up: Up,
   "user:keygen": UserKeygen,

@@ -22,7 +22,7 @@ export class ReturnerStoreError extends NatriumError {
 
 export class BadFromError extends NatriumError {
   constructor(from: string) {
-    super("bad_from", `--from "${from}" is neither now, start, nor a date and time (e.g. 2026-11-27T08:00:00Z)`);
+    super("bad_from", `--from "${from}" is neither now, start, a stream sequence, nor a date and time (e.g. 2026-11-27T08:00:00Z)`);
   }
 }
 
@@ -85,9 +85,10 @@ export async function bucketExists(jsm: JetStreamManager, s: Subjects): Promise<
 }
 
 /** `now`, `start` or a time, as a consumer's deliver policy. */
-export function deliverFrom(from: string): Pick<ConsumerConfig, "deliver_policy" | "opt_start_time"> {
+export function deliverFrom(from: string): Pick<ConsumerConfig, "deliver_policy" | "opt_start_time" | "opt_start_seq"> {
   if (from === "start") return { deliver_policy: DeliverPolicy.All };
   if (from === "now" || from === "") return { deliver_policy: DeliverPolicy.New };
+  if (/^[1-9]\d*$/.test(from)) return { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Number(from) };
   const t = Date.parse(from);
   if (!/\d{4}-\d{2}-\d{2}/.test(from) || Number.isNaN(t)) throw new BadFromError(from);
   return { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(t).toISOString() };

@@ -80,6 +80,20 @@ test("returners - a returner added after 5,000 jobs with --from start backfills 
     assert.equal(late?.from, "start");
     assert.equal(late?.registered, true);
     assert.equal(late?.pending, 0);
+    // Reset: the running returner replays from a sequence in the middle, then everything again.
+    const half = await cliJson<{ pending: number }>(["returners", "reset", "late", "--from", "7501", "--url", fx.nats.url, "--ns", ns], { cwd: fx.tmp });
+    assert.equal(half.code, 0, half.stderr);
+    assert.equal(half.data.pending, 15_000 - 7500);
+    await settled(bus, "late");
+    const again = jsonlEids(path);
+    assert.equal(eids.filter((e) => (again.get(e) ?? 0) >= 2).length, 2500, "the second half came again");
+    const all = await cliJson<{ pending: number }>(["returners", "reset", "late", "--from", "start", "--url", fx.nats.url, "--ns", ns], { cwd: fx.tmp });
+    assert.equal(all.data.pending, 15_000);
+    await settled(bus, "late");
+    const thrice = jsonlEids(path);
+    assert.equal(eids.filter((e) => (thrice.get(e) ?? 0) < 2).length, 0, "every return replayed");
+    const unknown = await cliJson<unknown>(["returners", "reset", "nobody", "--from", "start", "--url", fx.nats.url, "--ns", ns], { cwd: fx.tmp }).catch((e: Error) => e);
+    assert.match(String((unknown as { stderr?: string }).stderr ?? unknown), /nobody/);
   } finally {
     await killProc(r.proc);
     await bus.close();
