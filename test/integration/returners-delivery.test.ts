@@ -7,7 +7,13 @@ import assert from "node:assert/strict";
 import { writeFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
+import postgres from "postgres";
 import { natsFixture } from "../helpers/fixture.js";
+import { startPostgres } from "../helpers/postgres.js";
+import { runJobcache } from "../../services/jobcache/main.js";
+import { publishAll, BASE_TS } from "../../services/jobcache/testkit.js";
+import { request } from "../../services/common/bus.js";
+import type { StatusReply } from "../../contracts/api.js";
 import { cliJson, ROOT } from "../helpers/cli.js";
 import { freshNs, jsonlEids, killProc, openBus, publishJobs, returnerInfo, startReturnerCli, until, type Bus } from "../returners/kit.js";
 import type { ReturnerInfo } from "../../contracts/returners.js";
@@ -26,10 +32,18 @@ async function settled(bus: Bus, name: string, more: (r: ReturnerInfo) => boolea
   return (await until(`${name} to settle`, () => returnerInfo(bus, name), (r) => !!r && r.pending === 0 && r.ack_pending === 0 && more(r), ms))!;
 }
 
-test("returners - a returner killed with kill -9 mid-burst of 10,000 returns resumes and delivers every one", { timeout: 300_000 }, async () => {
+test("returners - a returner killed with kill -9 mid-burst of 10,000 returns resumes and delivers every one; the Postgres job cache holds each once", { timeout: 300_000 }, async () => {
   const ns = freshNs();
   const minions = ["m1", "m2", "m3", "m4", "m5"];
   const bus = await openBus(fx.nats.url, ns, minions);
+  // The job cache projects the same burst beside the returner, into a real Postgres: it trusts
+  // returns by the key events in the stream, as the master publishes them.
+  await publishAll(bus.js, minions.map((id) => bus.cast.key(id, "accepted", BASE_TS)));
+  const pg = await startPostgres();
+  fx.cleanups.push(() => pg.stop());
+  const stopJc = new AbortController();
+  const jc = runJobcache({ overrides: { nats_url: fx.nats.url, ns, data_dir: join(fx.tmp, `jc-${ns}`), database_url: pg.url, log_level: "error" }, signal: stopJc.signal });
+  fx.cleanups.push(async () => { stopJc.abort(); await jc.catch(() => {}); });
   const path = join(fx.tmp, `${ns}.jsonl`);
   const cfg = hostConfig("burst", ns, { module: "jsonl", config: { path }, batch_size: 200 });
   let r = startReturnerCli(["-c", cfg]);
@@ -51,6 +65,18 @@ test("returners - a returner killed with kill -9 mid-burst of 10,000 returns res
     const missing = eids.filter((e) => !got.has(e));
     assert.deepEqual(missing.slice(0, 10), [], `${missing.length} returns never written`);
     assert.equal(got.size, 10_000);
+    // Each return exactly once in the job cache, whatever the returner went through.
+    const st = await until("the job cache to catch up", () => request<StatusReply>(bus.nc, bus.s.cache("status"), {}, 5000).catch(() => undefined), (x) => !!x && x.stream_last_seq > 0 && x.last_seq === x.stream_last_seq, 120_000);
+    assert.equal(st!.returns, 10_000);
+    const sql = postgres(pg.url, { max: 1 });
+    try {
+      const [row] = await sql`select count(*)::int as n, count(distinct eid)::int as eids, count(distinct (jid, minion))::int as pairs from job_returns`;
+      assert.deepEqual(row, { n: 10_000, eids: 10_000, pairs: 10_000 });
+      const [{ refused }] = await sql`select count(*)::int as refused from audit`;
+      assert.equal(refused, 0);
+    } finally {
+      await sql.end();
+    }
   } finally {
     await killProc(r.proc);
     await bus.close();
