@@ -7,4 +7,5 @@ export const builtins: Record<string, () => Promise<{ default: ReturnerModule }>
   webhook: () => import("./webhook.js"),
   syslog: () => import("./syslog.js"),
   redis: () => import("./redis.js"),
+  pg: () => import("./pg.js"),
 };

@@ -9,8 +9,8 @@ import { ReturnerConfigError } from "../../services/returners/errors.js";
 import { ROOT } from "../helpers/cli.js";
 import { memoryLog } from "../helpers/returns.js";
 
-test("builtins - webhook, syslog and redis load as returner modules", async () => {
-  for (const name of ["webhook", "syslog", "redis"]) {
+test("builtins - webhook, syslog, redis and pg load as returner modules", async () => {
+  for (const name of ["webhook", "syslog", "redis", "pg"]) {
     assert.ok(builtins[name], name);
     const mod = (await builtins[name]()).default;
     assert.equal(typeof mod.returner, "function", `${name}.returner`);
@@ -21,13 +21,13 @@ test("builtins - webhook, syslog and redis load as returner modules", async () =
 });
 
 test("builtins - each header documents the keys its setup accepts", async () => {
-  for (const name of ["webhook", "syslog", "redis"]) {
+  for (const name of ["webhook", "syslog", "redis", "pg"]) {
     const source = readFileSync(join(ROOT, "services/returners", `${name}.ts`), "utf8");
     const header = source.slice(0, source.indexOf("\nimport "));
     // The unknown-key error lists every key the module read: each must be in the header.
     const mod = (await builtins[name]()).default;
     const err = await Promise.resolve()
-      .then(() => mod.setup!({ name, ns: "natrium", config: { ...(name === "webhook" ? { url: "http://127.0.0.1:1/" } : {}), zz_unknown: 1 }, log: memoryLog(), signal: new AbortController().signal }))
+      .then(() => mod.setup!({ name, ns: "natrium", config: { ...(name === "webhook" ? { url: "http://127.0.0.1:1/" } : name === "pg" ? { url: "postgres://127.0.0.1:1/x" } : {}), zz_unknown: 1 }, log: memoryLog(), signal: new AbortController().signal }))
       .then(() => undefined, (e: unknown) => e);
     assert.ok(err instanceof ReturnerConfigError, `${name}: ${err}`);
     const known = /known keys: (.*)$/.exec(err.message)?.[1].split(", ") ?? [];
