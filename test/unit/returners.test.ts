@@ -78,11 +78,12 @@ test("returners host - backoff doubles up to its cap; permanent errors are duck-
   assert.equal(isPermanent(undefined), false);
 });
 
-test("returners registry - --from now, start or a time; anything else is refused", () => {
+test("returners registry - --from now, start, a time or a stream sequence; anything else is refused", () => {
   assert.deepEqual(deliverFrom("start"), { deliver_policy: "all" });
   assert.deepEqual(deliverFrom("now"), { deliver_policy: "new" });
   assert.deepEqual(deliverFrom("2026-11-27T08:00:00Z"), { deliver_policy: "by_start_time", opt_start_time: "2026-11-27T08:00:00.000Z" });
-  for (const bad of ["yesterday", "12", "2026-13-45"]) assert.throws(() => deliverFrom(bad), BadFromError);
+  assert.deepEqual(deliverFrom("12"), { deliver_policy: "by_start_sequence", opt_start_seq: 12 });
+  for (const bad of ["yesterday", "0", "-3", "012", "2026-13-45"]) assert.throws(() => deliverFrom(bad), BadFromError);
 });
 
 test("returners settings - flags win over the registration, which wins over defaults", () => {
