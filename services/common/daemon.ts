@@ -70,3 +70,42 @@ export function exitOnStartError(name: string): (err: unknown) => never {
     process.exit(typed ? 2 : 1);
   };
 }
+
+export interface StopSignals {
+  /** Aborted by SIGTERM, SIGINT or the caller's signal. */
+  signal: AbortSignal;
+  /** Resolves when it is. */
+  stopped: Promise<void>;
+  /** Remove the handlers (after the service stopped). */
+  dispose(): void;
+}
+
+/**
+ * SIGTERM, SIGINT or `external` aborting start one orderly stop; a second signal exits at once
+ * (`why` says what that costs nothing, e.g. unacknowledged messages come again).
+ */
+export function stopSignals(log: Logger, external: AbortSignal | undefined, why: string): StopSignals {
+  const stop = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stop.signal.aborted) {
+      log.warn(`second signal: exiting now (${why})`, { signal: sig });
+      process.exit(1);
+    }
+    log.info("stopping", { signal: sig });
+    stop.abort();
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  const onAbort = () => stop.abort();
+  external?.addEventListener("abort", onAbort, { once: true });
+  if (external?.aborted) stop.abort();
+  return {
+    signal: stop.signal,
+    stopped: new Promise<void>((r) => (stop.signal.aborted ? r() : stop.signal.addEventListener("abort", () => r(), { once: true }))),
+    dispose() {
+      process.off("SIGTERM", onSignal);
+      process.off("SIGINT", onSignal);
+      external?.removeEventListener("abort", onAbort);
+    },
+  };
+}

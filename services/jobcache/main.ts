@@ -10,7 +10,7 @@ import { pathToFileURL } from "node:url";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { subjects } from "../../contracts/subjects.js";
 import { loadConfig } from "../common/config.js";
-import { daemonArgs, exitOnStartError, serviceLogger } from "../common/daemon.js";
+import { daemonArgs, exitOnStartError, serviceLogger, stopSignals } from "../common/daemon.js";
 import { connectBus, sleep, type NatsAuth } from "../common/bus.js";
 import { natsAuth } from "../common/natsauth.js";
 import type { Logger } from "../common/log.js";
@@ -50,22 +50,8 @@ export async function runJobcache(opts: RunJobcacheOptions = {}): Promise<void> 
   const s = subjects(cfg.ns);
   const log = serviceLogger("jobcache", cfg.log_level, { ns: cfg.ns });
 
-  const stop = new AbortController();
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (stop.signal.aborted) {
-      // Uncommitted events are not lost: they were never acknowledged and are delivered again.
-      log.warn("second signal: exiting now", { signal: sig });
-      process.exit(1);
-    }
-    log.info("stopping", { signal: sig });
-    stop.abort();
-  };
-  process.on("SIGTERM", onSignal);
-  process.on("SIGINT", onSignal);
-  const onAbort = () => stop.abort();
-  opts.signal?.addEventListener("abort", onAbort, { once: true });
-  if (opts.signal?.aborted) stop.abort();
-  const stopped = new Promise<void>((r) => stop.signal.addEventListener("abort", () => r(), { once: true }));
+  const stop = stopSignals(log, opts.signal, "uncommitted events were never acknowledged and come again");
+  const stopped = stop.stopped;
 
   let nc: NatsConnection | undefined;
   let store: Store | undefined;
@@ -101,9 +87,7 @@ export async function runJobcache(opts: RunJobcacheOptions = {}): Promise<void> 
     log.info("job cache started", { stream: s.stream, consumer: s.jobcacheConsumer, last_seq: p.lastSeq });
     await stopped;
   } finally {
-    process.off("SIGTERM", onSignal);
-    process.off("SIGINT", onSignal);
-    opts.signal?.removeEventListener("abort", onAbort);
+    stop.dispose();
     await projector?.stop().catch((err) => log.error("stopping the consumer failed", { error: describe(err) }));
     master?.stop();
     await nc?.drain().catch(() => {});

@@ -13,7 +13,7 @@ import { NatriumError } from "../../contracts/errors.js";
 import { checkReturnerName, subjects } from "../../contracts/subjects.js";
 import type { ReturnerSettings } from "../../contracts/returners.js";
 import { loadConfig } from "../common/config.js";
-import { daemonArgs, exitOnStartError, serviceLogger } from "../common/daemon.js";
+import { daemonArgs, exitOnStartError, serviceLogger, stopSignals } from "../common/daemon.js";
 import { connectBus, sleep } from "../common/bus.js";
 import { natsAuth } from "../common/natsauth.js";
 import { ReturnerConfig } from "./config.js";
@@ -64,22 +64,8 @@ export async function runReturner(opts: RunReturnerOptions = {}): Promise<void> 
   const log = serviceLogger("returner", cfg.log_level, { ns: cfg.ns, returner: cfg.name });
   const module = await loadReturnerModule(cfg.module);
 
-  const stop = new AbortController();
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (stop.signal.aborted) {
-      // Unacknowledged messages are not lost: they come again.
-      log.warn("second signal: exiting now", { signal: sig });
-      process.exit(1);
-    }
-    log.info("stopping", { signal: sig });
-    stop.abort();
-  };
-  process.on("SIGTERM", onSignal);
-  process.on("SIGINT", onSignal);
-  const onAbort = () => stop.abort();
-  opts.signal?.addEventListener("abort", onAbort, { once: true });
-  if (opts.signal?.aborted) stop.abort();
-  const stopped = new Promise<void>((r) => stop.signal.addEventListener("abort", () => r(), { once: true }));
+  const stop = stopSignals(log, opts.signal, "unacknowledged messages come again");
+  const stopped = stop.stopped;
 
   let nc: NatsConnection | undefined;
   let host: ReturnerHost | undefined;
@@ -121,9 +107,7 @@ export async function runReturner(opts: RunReturnerOptions = {}): Promise<void> 
     opts.onStarted?.(host);
     await stopped;
   } finally {
-    process.off("SIGTERM", onSignal);
-    process.off("SIGINT", onSignal);
-    opts.signal?.removeEventListener("abort", onAbort);
+    stop.dispose();
     await host?.stop().catch((err) => log.error("stopping failed", { error: String((err as Error).message) }));
     await nc?.drain().catch(() => {});
     log.info("stopped", host ? { ...host.stats } : {});

@@ -4,14 +4,15 @@
 // party's forbidden publish or subscription is refused by the server itself.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { connect, nkeyAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
-import { BIN, cli, cliJson } from "../helpers/cli.js";
+import { cli, cliJson } from "../helpers/cli.js";
+import { daemon, stopDaemon, trackedSubtests } from "../helpers/daemons.js";
 import { startNats } from "../helpers/nats.js";
 import { waitFor } from "../helpers/ports.js";
 import { subjects } from "../../contracts/subjects.js";
@@ -26,23 +27,7 @@ import type { JobsReply, MinionsReply } from "../../contracts/api.js";
 
 const JID = "20260101000000000001";
 
-function daemon(args: string[], logFile: string): ChildProcess {
-  const p = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  const keep = (d: Buffer) => { out += d; writeFileSync(logFile, out); };
-  p.stdout!.on("data", keep);
-  p.stderr!.on("data", keep);
-  return p;
-}
 
-async function stopDaemon(p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null || p.signalCode !== null) return;
-  const exited = new Promise((r) => p.once("exit", r));
-  p.kill("SIGTERM");
-  const t = setTimeout(() => p.kill("SIGKILL"), 10_000);
-  await exited;
-  clearTimeout(t);
-}
 
 /**
  * A connection as `party`, with `seed` (nkey seed bytes) or none, and every server error and
@@ -87,18 +72,7 @@ async function subscribeRefused(c: { nc: NatsConnection }, subject: string): Pro
 
 test("nats lockdown - the generated config, real daemons, and each forbidden publish refused", { timeout: 300_000 }, async (t0) => {
   // A failed step prints the daemons' logs: CI keeps nothing else of them.
-  let failed = false;
-  const t = {
-    test: (name: string, fn: () => Promise<void>) =>
-      t0.test(name, async () => {
-        try {
-          await fn();
-        } catch (err) {
-          failed = true;
-          throw err;
-        }
-      }),
-  };
+  const t = trackedSubtests(t0);
   const work = mkdtempSync(join(tmpdir(), "natrium-lockdown-"));
   const s = subjects(`lk${randomBytes(4).toString("hex")}`);
   const dataDir = join(work, "master");
@@ -363,7 +337,7 @@ test("nats lockdown - the generated config, real daemons, and each forbidden pub
   } finally {
     // A server that died mid-test says why in its own log.
     if (nats.proc.exitCode !== null || nats.proc.signalCode !== null) console.error(`nats-server exited (${nats.proc.exitCode ?? nats.proc.signalCode}):\n${nats.log().slice(-3000)}`);
-    if (failed) {
+    if (t.failed()) {
       for (const name of ["master", "jobcache", "returner", "m1", "m2", "m3"]) {
         const f = join(work, `${name}.log`);
         console.error(`--- ${name}.log (last 4 kB) ---\n${existsSync(f) ? readFileSync(f, "utf8").slice(-4000) : "(none)"}`);

@@ -5,7 +5,7 @@
 // refused and audited (with a budget: a flood does not become a flood of audits).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,7 +13,8 @@ import { randomBytes } from "node:crypto";
 import postgres from "postgres";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { BIN, cli, cliJson } from "../helpers/cli.js";
+import { cli, cliJson } from "../helpers/cli.js";
+import { daemon, stopDaemon, trackedSubtests } from "../helpers/daemons.js";
 import { startNats, type NatsServer } from "../helpers/nats.js";
 import { startPostgres, type PgServer } from "../helpers/postgres.js";
 import { waitFor } from "../helpers/ports.js";
@@ -34,41 +35,11 @@ import { rejectsRemote } from "../helpers/remote.js";
 const quiet = createLogger({ svc: "presence-test" }, (process.env.TEST_LOG as "debug") ?? "quiet");
 const TIMEOUT_SEC = 3;
 
-/** A daemon of the built CLI, its output kept in a log file for a failed run's report. */
-function daemon(args: string[], logFile: string): ChildProcess {
-  const p = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  const keep = (d: Buffer) => {
-    out += d;
-    writeFileSync(logFile, out);
-  };
-  p.stdout!.on("data", keep);
-  p.stderr!.on("data", keep);
-  return p;
-}
 
-async function stopDaemon(p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null || p.signalCode !== null) return;
-  const exited = new Promise((r) => p.once("exit", r));
-  p.kill("SIGTERM");
-  const t = setTimeout(() => p.kill("SIGKILL"), 10_000);
-  await exited;
-  clearTimeout(t);
-}
 
 test("presence - heartbeats, minions list, down after kill -9, up after restart, forged heartbeats audited", { timeout: 300_000 }, async (t0) => {
-  let failed = false;
-  const t = {
-    test: (name: string, fn: () => Promise<void>) =>
-      t0.test(name, async () => {
-        try {
-          await fn();
-        } catch (err) {
-          failed = true;
-          throw err;
-        }
-      }),
-  };
+  // A failed step prints the daemons' logs: CI keeps nothing else of them.
+  const t = trackedSubtests(t0);
   const work = mkdtempSync(join(tmpdir(), "natrium-presence-"));
   const s = subjects(`pr${randomBytes(4).toString("hex")}`);
   let nats: NatsServer | undefined;
@@ -283,7 +254,7 @@ test("presence - heartbeats, minions list, down after kill -9, up after restart,
       assert.equal(status(after, "m1")?.presence, "up", "m1 kept sending heartbeats: no new verdict needed");
     });
   } finally {
-    if (failed) {
+    if (t.failed()) {
       for (const name of ["m1", "m2", "m3"]) {
         const f = join(work, `${name}.log`);
         console.error(`--- ${name}.log (last 3 kB) ---\n${existsSync(f) ? readFileSync(f, "utf8").slice(-3000) : "(none)"}`);
