@@ -23,7 +23,12 @@ export const ReturnerConfig = Type.Object(
       default: "now",
       description: "where a new durable starts: now, start (the whole stream: backfill) or an ISO time; ignored once the durable exists",
     }),
-    max_deliver: Type.Integer({ default: 5, minimum: 1, maximum: 1000, description: "attempts before a message is dead-lettered" }),
+    max_deliver: Type.Integer({
+      default: 10,
+      minimum: 1,
+      maximum: 1000,
+      description: "attempts before a message is dead-lettered; with the default backoff (1 s, doubling, at most 60 s) ten attempts span about four minutes, so a target that is down for a while loses nothing",
+    }),
     ack_wait_sec: Type.Integer({
       default: 30,
       minimum: 1,

@@ -81,7 +81,8 @@ export class ReturnerHost {
   private halted = false;
   private readonly abort = new AbortController();
   private readonly f: Filters;
-  private readonly caps: Capabilities;
+  /** What the module implements, read after setup(): a module may drop methods its config turns off. */
+  private caps: Capabilities;
   private readonly facts = new Map<string, JobFacts | null>();
   private statusAt = 0;
   private started = Date.now();
@@ -114,6 +115,7 @@ export class ReturnerHost {
       log: { debug: (m, f) => o.log.debug(m, f), info: (m, f) => o.log.info(m, f), warn: (m, f) => o.log.warn(m, f), error: (m, f) => o.log.error(m, f) },
       signal: this.abort.signal,
     });
+    this.caps = capabilities(o.module);
     const prev = await readStatus(this.kv, o.name).catch(() => undefined);
     this.started = Date.now();
     await writeStatus(this.kv, {

@@ -1,7 +1,7 @@
 // redis: keep job returns and loads in Redis, as Salt's redis returner does, so other tools
 // (and `natrium jobs …` through the getJid/getJids/getLoad/getMinions queries) can read them.
 //
-// Config keys (strings from `--config k=v`, or YAML values):
+// Config keys, each with its default first (strings from `--config k=v`, or YAML values):
 //
 //   url            redis://127.0.0.1:6379. redis://[user:password@]host:port[/db], or rediss://
 //                  for TLS. The password is never logged.

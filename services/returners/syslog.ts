@@ -2,7 +2,7 @@
 // syslog-ng, a SIEM) over UDP (RFC 5426) or TCP with octet-counting framing (RFC 6587).
 // Optionally job commands (loads), job closings and every event of the stream, by config.
 //
-// Config keys (strings from `--config k=v`, or YAML values):
+// Config keys, each with its default first (strings from `--config k=v`, or YAML values):
 //
 //   host        127.0.0.1. Receiver host name or address (a name is resolved once, at the first
 //               UDP send; TCP resolves it on every connect).

@@ -1,7 +1,7 @@
 // webhook: POST every job return, as JSON, to an HTTP(S) endpoint, signed with HMAC-SHA256.
 // Optionally job commands (loads), job closings and every event of the stream, by config.
 //
-// Config keys (strings from `--config k=v`, or YAML values):
+// Config keys, each with its default first (strings from `--config k=v`, or YAML values):
 //
 //   url             required. http:// or https:// endpoint that receives the POSTs. Credentials
 //                   in the URL are sent as Basic auth and never logged.

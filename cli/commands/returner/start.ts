@@ -22,7 +22,7 @@ export default class ReturnerStart extends Command {
     "filter-fun": Flags.string({ description: "only returns of functions matching this glob (e.g. 'state.*')" }),
     "filter-minion": Flags.string({ description: "only returns of minions whose id matches this glob" }),
     from: Flags.string({ description: "where a new durable starts: now (default), start (backfill the whole stream) or an ISO time; ignored once it exists" }),
-    "max-deliver": Flags.integer({ description: "attempts before a message is dead-lettered (default 5)", min: 1 }),
+    "max-deliver": Flags.integer({ description: "attempts before a message is dead-lettered (default 10: about four minutes with the default backoff)", min: 1 }),
   };
 
   async run(): Promise<void> {
