@@ -8,9 +8,10 @@
 //   password       (none) overrides a password in url (keeps it out of the URL).
 //   key_prefix     natrium. First part of every key (below), so several installations can
 //                  share one Redis.
-//   mode           hash. `hash`: the keys below. `stream`: the same, and each new return is also
-//                  XADDed to one stream for consumers that follow returns live (XREAD,
-//                  consumer groups).
+//   mode           hash. `hash`: the keys below. `list`: the same, and each new return is also
+//                  RPUSHed to a list per job (Salt users' LRANGE scripts). `stream`: the same,
+//                  and each new return is also XADDed to one stream for consumers that follow
+//                  returns live (XREAD, consumer groups).
 //   expire_s       86400 (Salt's keep_jobs, 24 h). TTL of a job's returns and of its load,
 //                  counted from the last write; getJids lists jobs published within it.
 //                  0 keeps everything forever.
@@ -26,6 +27,8 @@
 //   P:NS:load:{jid}  string: the job command (job.new body plus eid, seq) as JSON.
 //   P:NS:jids        sorted set: jids, scored by the job's ts (ms). Newest first in getJids.
 //   P:NS:minions     set: every minion id that returned something.
+//   P:NS:list:{jid}  list (list mode): the job's return records as JSON, in arrival order,
+//                    each once (pushed only when the hash took it), same TTL as the hash.
 //   P:NS:returns     stream (stream mode): one entry per return, fields eid, jid, id, fun,
 //                    success ("true"/"false"), retcode, return (the whole record as JSON).
 //
@@ -46,7 +49,7 @@ import { ConfigReader } from "./module-config.js";
 import { DeliveryError } from "./errors.js";
 import { toJson } from "./json.js";
 
-export const REDIS_MODES = ["hash", "stream"] as const;
+export const REDIS_MODES = ["hash", "list", "stream"] as const;
 export type RedisMode = (typeof REDIS_MODES)[number];
 
 interface RedisConfig {
@@ -60,12 +63,17 @@ interface RedisConfig {
   timeoutMs: number;
 }
 
-// KEYS: ret hash, minions set, returns stream. ARGV: minion, record JSON, ttl (s, 0 = none),
-// 1 to XADD, maxlen, eid, jid, fun, success, retcode. Returns 1 if the return was new.
+// KEYS: ret hash, minions set, returns stream or the job's list. ARGV: minion, record JSON,
+// ttl (s, 0 = none), '1' to XADD / '2' to RPUSH, maxlen, eid, jid, fun, success, retcode.
+// Returns 1 if the return was new.
 const STORE_RETURN = `
 local added = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
 if tonumber(ARGV[3]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
 redis.call('SADD', KEYS[2], ARGV[1])
+if added == 1 and ARGV[4] == '2' then
+  redis.call('RPUSH', KEYS[3], ARGV[2])
+  if tonumber(ARGV[3]) > 0 then redis.call('EXPIRE', KEYS[3], ARGV[3]) end
+end
 if added == 1 and ARGV[4] == '1' then
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*',
     'eid', ARGV[6], 'jid', ARGV[7], 'id', ARGV[1], 'fun', ARGV[8],
@@ -111,6 +119,7 @@ export function createRedisReturner(): ReturnerModule {
   let client: (Redis & WithScript) | undefined;
   let keys: {
     ret: (jid: string) => string;
+    list: (jid: string) => string;
     load: (jid: string) => string;
     jids: string;
     minions: string;
@@ -138,7 +147,7 @@ export function createRedisReturner(): ReturnerModule {
   }
 
   const mod: ReturnerModule = {
-    description: "Store returns and loads in Redis (hashes per job, optionally a stream); serves the job-cache queries",
+    description: "Store returns and loads in Redis (a hash per job, optionally a list per job or one stream); serves the job-cache queries",
 
     async setup(ctx: ReturnerContext) {
       name = ctx.name || "redis";
@@ -146,6 +155,7 @@ export function createRedisReturner(): ReturnerModule {
       const base = `${cfg.prefix}:${ctx.ns}`;
       keys = {
         ret: (jid) => `${base}:ret:${jid}`,
+        list: (jid) => `${base}:list:${jid}`,
         load: (jid) => `${base}:load:${jid}`,
         jids: `${base}:jids`,
         minions: `${base}:minions`,
@@ -191,11 +201,11 @@ export function createRedisReturner(): ReturnerModule {
     },
 
     async returner(ret: ReturnRecord) {
-      const stream = cfg.mode === "stream";
+      const extra = cfg.mode === "stream" ? "1" : cfg.mode === "list" ? "2" : "0";
       await run(`storing return ${ret.eid}`, (c) =>
         c.natriumStoreReturn(
-          keys.ret(ret.jid), keys.minions, keys.returns,
-          ret.id, toJson(ret), cfg.expireS, stream ? "1" : "0", cfg.streamMaxlen,
+          keys.ret(ret.jid), keys.minions, cfg.mode === "list" ? keys.list(ret.jid) : keys.returns,
+          ret.id, toJson(ret), cfg.expireS, extra, cfg.streamMaxlen,
           ret.eid, ret.jid, ret.fun, String(ret.success), ret.retcode,
         ),
       );

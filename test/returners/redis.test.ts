@@ -132,6 +132,19 @@ test("redis - stream mode XADDs each new return once, trimmed to about stream_ma
   assert.ok(len < 501 && len >= 10, `trimmed: ${len} entries`);
 });
 
+test("redis - list mode RPUSHes each new return once to the job's list, with the hash's TTL", async () => {
+  const { m, ns } = await returner({ mode: "list", expire_s: 600 });
+  const a = makeReturn({ jid: jidOf(6), id: "web1" });
+  const b = makeReturn({ jid: jidOf(6), id: "web2", success: false });
+  for (const r of [a, b, a, b]) await m.returner(r);
+  const list = `natrium:${ns}:list:${jidOf(6)}`;
+  assert.deepEqual((await peer.lrange(list, 0, -1)).map((x) => JSON.parse(x)), [a, b], "once each, in arrival order");
+  const ttl = await peer.ttl(list);
+  assert.ok(ttl > 590 && ttl <= 600, `ttl ${ttl}`);
+  assert.equal(await peer.exists(`natrium:${ns}:returns`), 0, "no stream in list mode");
+  assert.deepEqual(Object.keys(await m.getJid!(jidOf(6))), ["web1", "web2"]);
+});
+
 test("redis - Redis killed: calls throw instead of hanging; after a restart deliveries succeed", async () => {
   const own = await startRedis();
   try {
@@ -257,7 +270,7 @@ test("redis - the host's stop signal disconnects", async () => {
 
 test("redis - bad config names the key", async () => {
   const cases: [Record<string, unknown>, string, RegExp][] = [
-    [{ mode: "list" }, "mode", /hash, stream/],
+    [{ mode: "lists" }, "mode", /hash, list, stream/],
     [{ url: "http://127.0.0.1:6379" }, "url", /redis:\/\//],
     [{ url: "redis://127.0.0.1:6379/abc" }, "url", /database number/],
     [{ expire_s: "-1" }, "expire_s", /between 0/],
