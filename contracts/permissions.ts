@@ -121,8 +121,9 @@ export function natsPermissions(s: Subjects, p: NatsParty, durables: readonly st
           `$KV.${s.returnersBucket}.status.${p.name}`,
         ],
         publishDeny: [],
-        subscribe: [inbox],
-        allowResponses: false,
+        // Standing in for the job cache's history queries (serve_queries) needs their subjects.
+        subscribe: [inbox, s.cache("jobs"), s.cache("job")],
+        allowResponses: true,
       };
     case "admin":
       // The CLI as admin: every API verb and query, and reading (never writing) the stream,

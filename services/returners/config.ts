@@ -37,6 +37,10 @@ export const ReturnerConfig = Type.Object(
     }),
     retry_backoff_ms: Type.Integer({ default: 1000, minimum: 0, maximum: 3_600_000, description: "delay before the first retry of a failed delivery; doubles with each attempt" }),
     retry_backoff_max_ms: Type.Integer({ default: 60_000, minimum: 0, maximum: 3_600_000, description: "longest delay between two retries" }),
+    serve_queries: Type.Boolean({
+      default: false,
+      description: "answer `natrium jobs list` and `jobs show` from the module's getJid/getJids/getLoad/getMinions (Salt's replacing the default job cache); the module must implement all four",
+    }),
     batch_size: Type.Integer({ default: 100, minimum: 1, maximum: 4000, description: "most events handed to eventReturn in one call (and pulled at once)" }),
     batch_wait_ms: Type.Integer({ default: 20, minimum: 0, maximum: 5000, description: "how long a batch that is not full waits for more events" }),
     config: Type.Record(Type.String(), Type.Unknown(), { default: {}, description: "the returner module's own keys (see its header); `--config k=v` on the command line" }),

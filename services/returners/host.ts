@@ -25,6 +25,7 @@ import { capabilities, filters, isEmpty, needsJobFacts, route, type Capabilities
 import type { EventRecord, ReturnerModule } from "./sdk.js";
 import { KeyBook } from "./trust.js";
 import { check } from "./verify.js";
+import { queryModule, serveJobQueries } from "./queries.js";
 
 export interface HostOptions {
   nc: NatsConnection;
@@ -39,6 +40,8 @@ export interface HostOptions {
   /** Where a new durable starts: now, start, or an ISO time. */
   from: string;
   maxDeliver: number;
+  /** Answer `{ns}.cache.jobs|job` from the module's queries (serve_queries). */
+  serveQueries?: boolean;
   ackWaitSec: number;
   retryBackoffMs: number;
   retryBackoffMaxMs: number;
@@ -116,6 +119,7 @@ export class ReturnerHost {
       signal: this.abort.signal,
     });
     this.caps = capabilities(o.module);
+    if (o.serveQueries) serveJobQueries(o.nc, o.s, o.name, queryModule(o.name, o.module), o.log);
     const prev = await readStatus(this.kv, o.name).catch(() => undefined);
     this.started = Date.now();
     await writeStatus(this.kv, {

@@ -95,6 +95,7 @@ export async function runReturner(opts: RunReturnerOptions = {}): Promise<void> 
       filterMinion: settings.filter_minion,
       from: settings.from,
       maxDeliver: cfg.max_deliver,
+      serveQueries: cfg.serve_queries,
       ackWaitSec: cfg.ack_wait_sec,
       retryBackoffMs: cfg.retry_backoff_ms,
       retryBackoffMaxMs: cfg.retry_backoff_max_ms,

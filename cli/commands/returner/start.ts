@@ -22,6 +22,7 @@ export default class ReturnerStart extends Command {
     "filter-fun": Flags.string({ description: "only returns of functions matching this glob (e.g. 'state.*')" }),
     "filter-minion": Flags.string({ description: "only returns of minions whose id matches this glob" }),
     from: Flags.string({ description: "where a new durable starts: now (default), start (backfill the whole stream) or an ISO time; ignored once it exists" }),
+    "serve-queries": Flags.boolean({ description: "answer natrium jobs list/show from the module's queries (getJid, getJids, getLoad, getMinions), in place of the job cache", allowNo: true }),
     "max-deliver": Flags.integer({ description: "attempts before a message is dead-lettered (default 10: about four minutes with the default backoff)", min: 1 }),
   };
 
@@ -37,6 +38,7 @@ export default class ReturnerStart extends Command {
         filter_minion: flags["filter-minion"],
         from: flags.from,
         max_deliver: flags["max-deliver"],
+        serve_queries: flags["serve-queries"],
         config: parseKeyValues(flags.config),
       };
       if (!flags["config-file"]) {
