@@ -18,7 +18,8 @@ import { parseSchedule } from "../../services/minion/scheduler.js";
 import { loadMinionConfig } from "../../services/minion/config.js";
 import { ConfigError } from "../../services/common/config.js";
 import { createLogger } from "../../services/common/log.js";
-import type { ReturnRow } from "../../contracts/api.js";
+import type { JobReply, JobsReply, ReturnRow } from "../../contracts/api.js";
+import { signedRequest } from "../../services/common/bus.js";
 
 const MAIN = resolve(fileURLToPath(new URL(".", import.meta.url)), "../../services/minion/main.js");
 const quiet = createLogger({ svc: "schedule-test" }, "quiet");
@@ -80,9 +81,9 @@ interface SchedRow {
 /** The scheduled returns of `minion` the job cache holds, by entry, oldest first. */
 async function scheduled(minion: string, entry: string): Promise<SchedRow[]> {
   return st.sql<SchedRow[]>`
-    select r.jid, r.fun, r.success, r.retcode::int as retcode, r.return, r.error, r.start, r."end", e.body->>'schedule' as schedule
+    select r.jid, r.fun, r.success, r.retcode::int as retcode, r.return, r.error, r.start, r."end", r.schedule
     from job_returns r join events e on e.seq = r.seq
-    where r.minion = ${minion} and e.body->>'schedule' = ${entry} order by r.jid`;
+    where r.minion = ${minion} and r.schedule = ${entry} and e.body->>'schedule' = ${entry} order by r.jid`;
 }
 
 async function atLeast(minion: string, entry: string, n: number): Promise<SchedRow[]> {
@@ -118,6 +119,34 @@ test("schedule - an interval entry runs again and again; each run is a signed re
   const listed = (await call("s-tick", "schedule.list")).return as Listed;
   assert.ok(listed.jobs.quiet!.runs >= 1, "the unpublished entry ran");
   assert.equal((await scheduled("s-tick", "quiet")).length, 0, "and its returns never reached the bus");
+});
+
+test("schedule - history: `jobs minion` lists a minion's scheduled runs beside its jobs; `jobs show` says a run is not a job", async () => {
+  const rows = await atLeast("s-tick", "tick", 2);
+  const jobs = (q: Record<string, unknown>) => signedRequest<JobsReply>(st.nc, st.s.api("jobs"), q, st.admin, 10_000);
+  const pinged = await call("s-tick", "test.ping");
+  assert.equal(pinged.success, true);
+  const all = await jobs({ minion: "s-tick", limit: 500 });
+  const runs = all.jobs.filter((j) => j.schedule === "tick");
+  assert.ok(runs.length >= 2, "scheduled runs are in the minion's history");
+  const first = runs.find((j) => j.jid === rows[0]!.jid)!;
+  assert.deepEqual(
+    [first.fun, first.user, first.tgt, first.expected, first.returned, first.minion?.success, first.created, first.finished],
+    ["test.echo", "", ["s-tick"], 0, 1, true, rows[0]!.start.getTime(), rows[0]!.end.getTime()],
+  );
+  assert.ok(all.jobs.some((j) => j.fun === "test.ping" && j.schedule === undefined && j.user === "admin"), "and so are the master's jobs");
+  for (let i = 1; i < all.jobs.length; i++) assert.ok(all.jobs[i - 1]!.created >= all.jobs[i]!.created, "newest first");
+  // narrowed like jobs: by function, and paged with a scheduled run as the cursor
+  const echo = await jobs({ minion: "s-tick", fun: "test.echo", limit: 500 });
+  assert.ok(echo.jobs.length > 0 && echo.jobs.every((j) => j.fun === "test.echo"));
+  const cursor = runs[0]!;
+  const older = await jobs({ minion: "s-tick", before: cursor.jid, limit: 500 });
+  assert.ok(older.jobs.every((j) => j.jid !== cursor.jid && j.created <= cursor.created));
+  assert.ok(older.jobs.some((j) => j.schedule === "tick"), "paging goes on past a scheduled run");
+  // a user's own history (user filter) has no scheduled runs: nobody ran them
+  assert.ok((await jobs({ minion: "s-tick", user: "admin", limit: 500 })).jobs.every((j) => j.schedule === undefined));
+  await assert.rejects(signedRequest<JobReply>(st.nc, st.s.api("job"), { jid: rows[0]!.jid }, st.admin, 10_000), (e: Error) =>
+    /is a run of minion s-tick's schedule entry "tick", not a job: it has no job.new; natrium jobs minion s-tick/.test(e.message));
 });
 
 test("schedule - maxrunning 1: a run is skipped while the last one still runs, so runs never overlap", async () => {
