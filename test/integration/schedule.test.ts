@@ -38,7 +38,7 @@ let st: Stack;
 
 before(async () => {
   st = await startStack({
-    ids: ["s-tick", "s-dark", "s-rt"],
+    ids: ["s-tick", "s-dark", "s-rt", "s-busy"],
     minionOptions: {
       "s-tick": {
         schedule: parseSchedule({
@@ -57,6 +57,10 @@ before(async () => {
         }),
       },
       "s-rt": rtOptions(),
+      "s-busy": {
+        processCountMax: 1,
+        schedule: parseSchedule({ queued1: { function: "test.echo", args: ["q"], hours: 1, run_on_start: false } }),
+      },
     },
   });
 });
@@ -199,6 +203,24 @@ test("schedule - a scheduled run is in saltutil.running with its entry name, and
     return rows.length ? rows : undefined;
   }, 20_000, 100);
   assert.deepEqual([r!.success, r!.error?.code], [false, "job_killed"]);
+});
+
+test("schedule - process_count_max: a scheduled run waits for a slot like a command", async () => {
+  type Running = { jid: string; queued: boolean; schedule?: string }[];
+  const sleep = await st.publish({ tgt: "s-busy", fun: "test.sleep", arg: [3] });
+  await waitFor("the command to hold the only slot", async () => ((await call("s-busy", "saltutil.running")).return as Running).find((j) => j.jid === sleep.jid && !j.queued), 20_000, 100);
+  // schedule.run_job itself takes no slot; the run it starts needs one and waits.
+  const asked = await st.publish({ tgt: "s-busy", fun: "schedule.run_job", arg: ["queued1"] });
+  const queued = await waitFor("the scheduled run to wait in the queue", async () => ((await call("s-busy", "saltutil.running")).return as Running).find((j) => j.schedule === "queued1" && j.queued), 20_000, 100);
+  const answer = await st.cachedJob(asked.jid, (j) => j.returns.length === 1, "schedule.run_job's answer");
+  assert.deepEqual([answer.returns[0]!.success, (answer.returns[0]!.return as { jid: string; return: unknown }).return], [true, "q"]);
+  assert.equal((answer.returns[0]!.return as { jid: string }).jid, queued.jid);
+  const slept = await st.cachedJob(sleep.jid, (j) => j.returns.length === 1, "the command's return");
+  const [run] = await waitFor("the queued run's return", async () => {
+    const rows = (await scheduled("s-busy", "queued1")).filter((x) => x.jid === queued.jid);
+    return rows.length ? rows : undefined;
+  }, 20_000, 100);
+  assert.ok(run!.start.getTime() >= slept.returns[0]!.end, "the scheduled run started only when the command had ended");
 });
 
 test("schedule module - add, run_job, disable_job, enable_job, disable, enable, delete, list; runtime changes survive a restart", async () => {
