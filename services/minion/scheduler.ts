@@ -90,10 +90,15 @@ export function parseEntry(name: string, raw: unknown): ScheduleEntry {
   if (!kwargs || typeof kwargs !== "object" || Array.isArray(kwargs)) throw bad("kwargs", `must be a mapping of keyword arguments, got ${showValue(kwargs)}`);
 
   let interval: number | undefined;
+  const units: string[] = [];
   for (const [unit, mult] of Object.entries(UNITS)) {
     const n = num(unit, 0);
-    if (n !== undefined) interval = (interval ?? 0) + n * mult;
+    if (n !== undefined) {
+      interval = (interval ?? 0) + n * mult;
+      units.push(unit);
+    }
   }
+  const unitKey = units.join("+");
   let cron: string | undefined;
   if (r.cron !== undefined) {
     if (typeof r.cron !== "string") throw bad("cron", `must be a 5-field cron expression as a string, got ${showValue(r.cron)}`);
@@ -107,8 +112,8 @@ export function parseEntry(name: string, raw: unknown): ScheduleEntry {
     cron = r.cron.trim();
   }
   if (interval === undefined && cron === undefined) throw new ScheduleEntryError(name, undefined, "says nowhen: give seconds, minutes, hours or days (summed), or cron");
-  if (interval !== undefined && interval < 1) throw bad("seconds", `the interval must be at least 1 second in all, got ${interval}`);
-  if (interval !== undefined && interval > 366 * 86_400) throw bad("days", `the interval must be at most 366 days, got ${interval / 86_400} days`);
+  if (interval !== undefined && interval < 1) throw bad(unitKey, `the interval must be at least 1 second in all, got ${interval} s`);
+  if (interval !== undefined && interval > 366 * 86_400) throw bad(unitKey, `the interval must be at most 366 days, got ${interval / 86_400} days`);
   const splay = num("splay", 0) ?? 0;
   if (interval !== undefined && splay >= interval) throw bad("splay", `must be less than the interval (${interval} s), or runs would pile up`);
   return {

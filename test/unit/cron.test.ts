@@ -109,7 +109,9 @@ test("schedule entry - defaults, units summed, refusals naming the key", () => {
     [{ function: "test.ping", seconds: 5, args: "x" }, /key "args": must be a list/],
     [{ function: "test.ping", seconds: 5, kwargs: [1] }, /key "kwargs": must be a mapping/],
     [{ function: "test.ping", seconds: 5, job_args: [] }, /key "job_args": unknown key; known: function, args/],
-    [{ function: "test.ping", seconds: 0.5 }, /at least 1 second/],
+    [{ function: "test.ping", seconds: 0.5 }, /key "seconds": the interval must be at least 1 second in all, got 0.5 s/],
+    [{ function: "test.ping", minutes: 0, seconds: 0 }, /key "seconds\+minutes": the interval must be at least 1 second/],
+    [{ function: "test.ping", days: 400 }, /key "days": the interval must be at most 366 days/],
   ];
   for (const [raw, re] of refused) assert.throws(() => parseEntry("job1", raw), (err: unknown) => err instanceof ScheduleEntryError && re.test(err.message), JSON.stringify(raw));
   assert.throws(() => parseEntry("../x", { function: "test.ping", seconds: 1 }), /a name is 1-128 letters/);
