@@ -77,6 +77,12 @@ export const JobSummary = Type.Object({
   finished: Type.Union([Millis, Type.Null()]),
   /** With a `minion` filter: that minion's return to the job (one minion's history). */
   minion: Type.Optional(Type.Object({ id: Type.String(), success: Type.Boolean(), retcode: Type.Integer(), duration_ms: Type.Number() })),
+  /**
+   * A run of that minion's schedule entry (named here), not a master's job: only in a
+   * `minion` listing without `user` or `target`. It has no job.new, so `user` is "", `tgt` is
+   * the minion, `expected` 0, and `created`/`finished` are the run's start and end.
+   */
+  schedule: Type.Optional(Type.String()),
 });
 export type JobSummary = Static<typeof JobSummary>;
 

@@ -74,10 +74,14 @@ export const jobReturns = pgTable(
     durationMs: doublePrecision("duration_ms").notNull(),
     eid: text("eid").notNull(),
     seq: seqCol("seq").notNull(),
+    /** The minion's schedule entry this return is a run of (job.ret `schedule`); null for a master's command. */
+    schedule: text("schedule"),
   },
   (t) => [
     primaryKey({ name: "job_returns_pkey", columns: [t.jid, t.minion] }),
     index("job_returns_minion_idx").on(t.minion, t.jid.desc().nullsFirst()),
+    // One minion's scheduled runs (they have no jobs row), for `jobs minion`: small, so partial.
+    index("job_returns_schedule_idx").on(t.minion, t.jid.desc().nullsFirst()).where(sql`${t.schedule} is not null`),
     index("job_returns_failed_idx").on(t.jid.desc().nullsFirst(), t.minion).where(sql`${t.success} = false`),
   ],
 );

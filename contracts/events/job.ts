@@ -51,6 +51,11 @@ export const JobReturned = event(
     duration_ms: Type.Number({ minimum: 0 }),
     /** Present when success is false because of an error rather than a non-zero retcode. */
     error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() }, { additionalProperties: false })),
+    /**
+     * The minion's schedule entry this return is a run of (Salt's `schedule` field): the jid was
+     * made by the minion and no job.new exists for it. Absent for a master's command.
+     */
+    schedule: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
   },
   "One minion's return for one job, with Salt's field names.",
 );

@@ -264,6 +264,7 @@ export function evolve(rows: Rows, state: ProjectionState, seq: number, o: Opene
           durationMs: b.duration_ms,
           eid: b.eid,
           seq,
+          schedule: b.schedule ?? null,
         });
       }
       return state;

@@ -32,8 +32,8 @@ const DEFAULT_LIMIT = 50;
 
 /** The job is not in the job cache (never published, or expired from the stream before it was projected). */
 export class NotFoundError extends NatriumError {
-  constructor(readonly jid: string) {
-    super("not_found", `job ${jid} is not in the job cache`);
+  constructor(readonly jid: string, why = "is not in the job cache") {
+    super("not_found", `job ${jid} ${why}`);
   }
 }
 
@@ -98,7 +98,9 @@ export async function listJobs(db: Db, q: JobsQuery): Promise<JobsReply> {
     where.push(sql`exists (select 1 from ${jobReturns} r where r.jid = ${jobs.jid} and r.success = false)`);
   }
   if (q.before) {
-    where.push(sql`(${jobs.created}, ${jobs.jid}) < (select b.created, b.jid from ${jobs} b where b.jid = ${q.before})`);
+    // The cursor may be a scheduled run (no jobs row): its start stands in for created.
+    where.push(sql`(${jobs.created}, ${jobs.jid}) < (coalesce((select b.created from ${jobs} b where b.jid = ${q.before}),
+      (select r.start from ${jobReturns} r where r.jid = ${q.before} limit 1)), ${q.before})`);
   }
   const rows = await db
     .select()
@@ -115,13 +117,58 @@ export async function listJobs(db: Db, q: JobsQuery): Promise<JobsReply> {
       .where(and(eq(jobReturns.minion, q.minion), inArray(jobReturns.jid, rows.map((r) => r.jid))));
     for (const r of rets) own.set(r.jid, { id: q.minion, success: r.success, retcode: r.retcode, duration_ms: r.durationMs });
   }
-  return { jobs: rows.map((r) => ({ ...summary(r, counts.get(r.jid)), ...(own.has(r.jid) ? { minion: own.get(r.jid) } : {}) })) };
+  const listed = rows.map((r) => ({ ...summary(r, counts.get(r.jid)), ...(own.has(r.jid) ? { minion: own.get(r.jid) } : {}) }));
+  // One minion's history also holds its scheduled runs, which have no jobs row and so no
+  // user or target: a filter on either leaves them out (a user's own history never shows them).
+  if (!q.minion || q.user || q.target) return { jobs: listed };
+  const runs = await scheduledRuns(db, q);
+  const limit = q.limit ?? DEFAULT_LIMIT;
+  const merged = [...listed, ...runs].sort((a, b) => b.created - a.created || (a.jid < b.jid ? 1 : a.jid > b.jid ? -1 : 0));
+  return { jobs: merged.slice(0, limit) };
+}
+
+/** A minion's scheduled runs as job summaries, newest first, narrowed as listJobs narrows jobs. */
+async function scheduledRuns(db: Db, q: JobsQuery): Promise<JobSummary[]> {
+  const r = jobReturns;
+  const where: SQL[] = [eq(r.minion, q.minion!), sql`${r.schedule} is not null`];
+  if (q.fun) where.push(/[*?]/.test(q.fun) ? sql`${r.fun} like ${globToLike(q.fun)}` : eq(r.fun, q.fun));
+  if (q.since !== undefined) where.push(sql`${r.start} >= ${new Date(q.since).toISOString()}`);
+  if (q.until !== undefined) where.push(sql`${r.start} < ${new Date(q.until).toISOString()}`);
+  if (q.failed) where.push(eq(r.success, false));
+  if (q.before) where.push(sql`${r.jid} < ${q.before}`);
+  const rows = await db
+    .select()
+    .from(r)
+    .where(and(...where))
+    .orderBy(desc(r.jid))
+    .limit(q.limit ?? DEFAULT_LIMIT);
+  return rows.map((x) => ({
+    jid: x.jid,
+    fun: x.fun,
+    arg: x.funArgs,
+    tgt: [x.minion],
+    tgt_type: "list",
+    user: "",
+    expected: 0,
+    returned: 1,
+    failed: x.success ? 0 : 1,
+    created: x.start.getTime(),
+    finished: x.end.getTime(),
+    minion: { id: x.minion, success: x.success, retcode: x.retcode, duration_ms: x.durationMs },
+    schedule: x.schedule!,
+  }));
 }
 
 /** One job with every minion's return; `missing` is from job.done, or who has not returned yet. */
 export async function showJob(db: Db, jid: string): Promise<JobReply> {
   const [j] = await db.select().from(jobs).where(eq(jobs.jid, jid));
-  if (!j) throw new NotFoundError(jid);
+  if (!j) {
+    // A scheduled run is a return without a job (no job.new): say where it is rather than
+    // make up a job for it.
+    const [run] = await db.select({ minion: jobReturns.minion, schedule: jobReturns.schedule }).from(jobReturns).where(and(eq(jobReturns.jid, jid), sql`${jobReturns.schedule} is not null`)).limit(1);
+    if (run) throw new NotFoundError(jid, `is a run of minion ${run.minion}'s schedule entry "${run.schedule}", not a job: it has no job.new; natrium jobs minion ${run.minion} lists it with its result`);
+    throw new NotFoundError(jid);
+  }
   const rets = await db.select().from(jobReturns).where(eq(jobReturns.jid, jid)).orderBy(asc(jobReturns.minion));
   const returned = new Set(rets.map((r) => r.minion));
   const returns: ReturnRow[] = rets.map((r) => ({

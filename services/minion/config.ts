@@ -5,6 +5,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { Type, type Static } from "@sinclair/typebox";
 import { CommonConfig, ConfigError, loadConfig } from "../common/config.js";
+import { parseSchedule, ScheduleEntryError, type ScheduleEntry } from "./scheduler.js";
 
 export const MinionConfig = Type.Object({
   ...CommonConfig,
@@ -58,6 +59,11 @@ export const MinionConfig = Type.Object({
     maximum: 100_000,
     description: "most jobs running at once; more wait in arrival order and start as others finish; 0 or -1 means no limit",
   }),
+  schedule: Type.Record(Type.String(), Type.Unknown(), {
+    default: {},
+    description:
+      "scheduled jobs, as Salt's: name → {function, args, kwargs, seconds|minutes|hours|days (summed) or cron (5 fields, local time), splay, run_on_start, maxrunning, enabled, return_job}; see docs/minion.md",
+  }),
 });
 export type MinionConfig = Static<typeof MinionConfig>;
 
@@ -68,7 +74,20 @@ export function loadMinionConfig(file: string | undefined, overrides: Record<str
   // no one names grains "0", "1", … so that shape is refused as the slip it is.
   const gk = Object.keys(cfg.grains);
   if (Array.isArray(cfg.grains) || (gk.length > 0 && gk.every((k, i) => k === String(i)))) throw new ConfigError('key "grains": must be a mapping of grain names to values, got a list', file, "grains");
+  const sk = Object.keys(cfg.schedule);
+  if (Array.isArray(cfg.schedule) || (sk.length > 0 && sk.every((k, i) => k === String(i)))) throw new ConfigError('key "schedule": must be a mapping of entry names to entries, got a list', file, "schedule");
+  minionSchedule(cfg, file);
   if (!cfg.id) cfg.id = hostname();
   if (!cfg.pki_dir) cfg.pki_dir = join(cfg.data_dir, "pki");
   return cfg;
+}
+
+/** The config's schedule entries, checked; a bad one is a ConfigError naming `schedule.<entry>.<key>`. */
+export function minionSchedule(cfg: MinionConfig, file?: string): Record<string, ScheduleEntry> {
+  try {
+    return parseSchedule(cfg.schedule);
+  } catch (err) {
+    if (err instanceof ScheduleEntryError) throw new ConfigError(`key "schedule": ${err.message}`, file, ["schedule", err.entry, ...(err.key ? [err.key] : [])].join("."));
+    throw err;
+  }
 }

@@ -3,7 +3,7 @@
 
 import { join } from "node:path";
 import { mkdirSync } from "node:fs";
-import { loadMinionConfig } from "./config.js";
+import { loadMinionConfig, minionSchedule } from "./config.js";
 import { loadOrCreateKeys } from "../common/keys.js";
 import { connectBus, sleep } from "../common/bus.js";
 import { natsAuth } from "../common/natsauth.js";
@@ -87,6 +87,8 @@ export async function runMinion(opts: RunMinionOptions = {}): Promise<void> {
       jobTimeoutSec: cfg.job_timeout,
       blackout: { enabled: cfg.minion_blackout, whitelist: cfg.minion_blackout_whitelist },
       processCountMax: cfg.process_count_max,
+      schedule: minionSchedule(cfg),
+      scheduleFile: join(cfg.data_dir, "schedule.json"),
       log,
       modules: new ModuleLoader(cfg.module_dirs),
       hostOptions: { heartbeatIntervalSec: cfg.heartbeat_interval },

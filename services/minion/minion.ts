@@ -27,6 +27,8 @@ import { ModuleLoader, type ExecContext, type JobControl, type JobInfo, type Sig
 import { ExecError, JobAbortedError, JobKilledError, JobTimeoutError, MinionBlackoutError } from "./errors.js";
 import { Blackout, type BlackoutSettings } from "./blackout.js";
 import { JobQueue } from "./queue.js";
+import { Scheduler, type ScheduleEntry, type ScheduledResult } from "./scheduler.js";
+import { newJid } from "../../contracts/jid.js";
 import { Spool, SpoolEntry } from "./spool.js";
 import { progressPublisher, type Coalescer } from "./progress.js";
 
@@ -59,6 +61,12 @@ export interface MinionOptions {
   spoolDir?: string;
   /** How long a return may wait for its ack before it is written to the spool (default 1000 ms). */
   spoolAfterMs?: number;
+  /** Scheduled jobs (the config's `schedule:`, parsed by parseSchedule); default none. */
+  schedule?: Record<string, ScheduleEntry>;
+  /** Where runtime schedule changes are kept (`<data_dir>/schedule.json`); absent: memory only. */
+  scheduleFile?: string;
+  /** Randomness for schedule splay (tests pin it); default Math.random. */
+  scheduleRandom?: () => number;
   log?: Logger;
   modules?: ModuleLoader;
   /** The shared per-connection part; by default the one of `nc` (made on first use). */
@@ -72,8 +80,18 @@ export interface RunningJob {
   start: number;
 }
 
+/** What a job runs: a command from the master, or a run of a schedule entry made here. */
+type JobSpec = Pick<JobPublished, "jid" | "fun" | "arg" | "kwarg" | "tgt" | "tgt_type" | "user"> & {
+  /** The schedule entry this run is of; absent for a master's command. */
+  schedule?: string;
+  /** false: the return is not published (the entry's return_job). */
+  returnJob?: boolean;
+  /** Told the run's result (schedule.run_job waits on it). */
+  onResult?: (r: ScheduledResult) => void;
+};
+
 interface JobEntry extends RunningJob {
-  job: JobPublished;
+  job: JobSpec;
   ac: AbortController;
   /** Settles when the job's return is made (not when it is delivered). */
   finished: Promise<void>;
@@ -84,8 +102,15 @@ interface JobEntry extends RunningJob {
   pids: Set<number>;
 }
 
-/** saltutil functions that run outside process_count_max: instant, and about the other jobs. */
-const JOB_CONTROL = new Set(["saltutil.running", "saltutil.find_job", "saltutil.kill_job", "saltutil.term_job", "saltutil.signal_job"]);
+/**
+ * Functions that run outside process_count_max: job control is instant and about the other
+ * jobs; schedule.* manage the scheduler, and schedule.run_job waits for a run that needs a
+ * slot itself, so holding one while it waits could deadlock a minion with process_count_max 1.
+ */
+const JOB_CONTROL = new Set([
+  "saltutil.running", "saltutil.find_job", "saltutil.kill_job", "saltutil.term_job", "saltutil.signal_job",
+  "schedule.list", "schedule.run_job", "schedule.enable_job", "schedule.disable_job", "schedule.enable", "schedule.disable", "schedule.add", "schedule.delete",
+]);
 
 /** Signals that end a process by default: one of these ends a job that started no process. */
 const ENDING = new Set<string>(["SIGKILL", "SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGABRT", "SIGALRM", "SIGUSR1", "SIGUSR2", "SIGPIPE"]);
@@ -108,6 +133,8 @@ export class Minion implements HostedMinion {
   private jobs = new Map<string, JobEntry>();
   private readonly queue: JobQueue<JobEntry>;
   private readonly blackout: Blackout;
+  /** The schedule (Salt's `schedule:`): started once the key is accepted. */
+  readonly scheduler: Scheduler;
   private deliveries = new Set<Promise<void>>();
   private readonly spool?: Spool;
   /** Returns not acknowledged yet, with their place in the spool. */
@@ -146,6 +173,13 @@ export class Minion implements HostedMinion {
     this.blackout = new Blackout(opts.blackout);
     this.queue = new JobQueue(opts.processCountMax ?? 0, (e) => this.launch(e));
     if (opts.spoolDir) this.spool = new Spool(opts.spoolDir, this.log);
+    this.scheduler = new Scheduler({
+      entries: opts.schedule ?? {},
+      file: opts.scheduleFile,
+      log: this.log.child({ part: "schedule" }),
+      random: opts.scheduleRandom,
+      runner: { run: (name, e) => this.runScheduled(name, e) },
+    });
     this.masterFinger = normFinger(opts.masterFinger ?? "");
     if (opts.pinFile && !this.masterFinger && existsSync(opts.pinFile)) {
       const pub = readFileSync(opts.pinFile, "utf8").trim();
@@ -202,7 +236,10 @@ export class Minion implements HostedMinion {
 
   private info(e: JobEntry): JobInfo {
     const j = e.job;
-    return { jid: e.jid, fun: e.fun, arg: j.arg, kwarg: j.kwarg, tgt: j.tgt, tgt_type: j.tgt_type, user: j.user, pid: process.pid, pids: [...e.pids], start: e.start, queued: e.queued };
+    return {
+      jid: e.jid, fun: e.fun, arg: j.arg, kwarg: j.kwarg, tgt: j.tgt, tgt_type: j.tgt_type, user: j.user, pid: process.pid, pids: [...e.pids], start: e.start, queued: e.queued,
+      ...(j.schedule !== undefined ? { schedule: j.schedule } : {}),
+    };
   }
 
   /**
@@ -262,6 +299,11 @@ export class Minion implements HostedMinion {
     this.grains = toWire({ ...(this.opts.grains ?? (await collectGrains(this.id, this.opts.staticGrains))), ...this.custom.all(), id: this.id }) as Grains;
     this.host.add(this);
     this.deliverSpooled();
+    // Scheduled runs wait for the key's acceptance: until then no reader could verify their
+    // returns. After that the schedule keeps running whether NATS is there or not (spool).
+    void this.whenAccepted().then(() => {
+      if (!this.stopping) this.scheduler.start();
+    });
     await this.announceStart();
   }
 
@@ -435,7 +477,22 @@ export class Minion implements HostedMinion {
     this.host.refuse(this, cmd, kind, reason, detail);
   }
 
-  private runJob(job: JobPublished): void {
+  /**
+   * One run of schedule entry `name`, through the same path as a master's command (blackout,
+   * process_count_max, kill_job, signed return, spool) under a jid made here. Resolves with its
+   * result when it ends; undefined when the minion is stopping.
+   */
+  private runScheduled(name: string, e: ScheduleEntry): Promise<ScheduledResult> | undefined {
+    if (this.stopping) return undefined;
+    return new Promise<ScheduledResult>((onResult) => {
+      // contracts/jid.ts hands out strictly increasing jids within this process, so two runs
+      // (of any entry, on any identity here) never share one.
+      const jid = newJid();
+      this.runJob({ jid, fun: e.function, arg: e.args, kwarg: e.kwargs, tgt: [this.id], tgt_type: "list", user: "", schedule: name, returnJob: e.return_job, onResult });
+    });
+  }
+
+  private runJob(job: JobSpec): void {
     this.stats.started++;
     let done!: () => void;
     const finished = new Promise<void>((r) => (done = r));
@@ -461,7 +518,7 @@ export class Minion implements HostedMinion {
     });
   }
 
-  private async execute(job: JobPublished, entry: JobEntry): Promise<void> {
+  private async execute(job: JobSpec, entry: JobEntry): Promise<void> {
     const { jid, fun } = job;
     const start = entry.start;
     const timer = setTimeout(() => entry.ac.abort(new JobTimeoutError(jid, this.jobTimeoutMs / 1000)), this.jobTimeoutMs);
@@ -491,6 +548,7 @@ export class Minion implements HostedMinion {
         setGrain: (key, value) => this.setGrain(key, value),
         refreshGrains: () => this.refreshGrains(),
         jobs: this.control(entry),
+        schedule: this.scheduler,
         files: (this.files ??= new MasterFiles(this.host.nc, this.host.s, () => this.masterPub)),
       };
       ret = await raceAbort(fn(ctx, job.arg, job.kwarg), entry.ac.signal);
@@ -535,8 +593,14 @@ export class Minion implements HostedMinion {
       end,
       duration_ms: end - start,
       ...(error ? { error } : {}),
+      ...(job.schedule !== undefined ? { schedule: job.schedule } : {}),
     };
     this.jobs.delete(jid);
+    job.onResult?.({ jid, fun, return: wireOrText(ret), retcode: body.retcode, success: body.success, ...(error ? { error } : {}) });
+    if (job.returnJob === false) {
+      log.debug("scheduled run done; its return is not published (return_job: false)", { schedule: job.schedule, success: body.success });
+      return;
+    }
     // Not awaited: the job is over; shutdown waits on deliveries separately, with its own bound.
     this.track(this.deliver(body, ret));
   }
@@ -634,6 +698,7 @@ export class Minion implements HostedMinion {
   async stop(opts: { graceMs?: number; deliverMs?: number; spoolWaitMs?: number } = {}): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.scheduler.stop();
     this.startAbort.abort();
     const graceMs = opts.graceMs ?? 10_000;
     const deliverMs = opts.deliverMs ?? 60_000;
@@ -672,6 +737,15 @@ export class Minion implements HostedMinion {
   }
 }
 
+
+/** A result as it would travel, or its text when it cannot be encoded (deliver() reports that case). */
+function wireOrText(v: unknown): unknown {
+  try {
+    return toWire(v);
+  } catch {
+    return String(v);
+  }
+}
 
 /** The function's result, or the abort reason as soon as the job is aborted (a function may ignore its signal). */
 function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {

@@ -17,7 +17,7 @@ import { waitFor } from "./ports.js";
 import type { UserConfig } from "../../services/master/gate.js";
 import type { Nodegroups } from "../../services/common/target.js";
 import { Master } from "../../services/master/master.js";
-import { Minion } from "../../services/minion/minion.js";
+import { Minion, type MinionOptions } from "../../services/minion/minion.js";
 import { runJobcache } from "../../services/jobcache/main.js";
 import { ephemeralKeys, type ServiceKeys } from "../../services/common/keys.js";
 import { createLogger } from "../../services/common/log.js";
@@ -95,6 +95,8 @@ export interface StackOptions {
   /** The master's gather_job_timeout and job_max_wait (seconds). */
   gatherJobTimeoutSec?: number;
   jobMaxWaitSec?: number;
+  /** More options for a minion, by id (blackout, process_count_max, schedule…). */
+  minionOptions?: Record<string, Partial<MinionOptions>>;
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
@@ -141,7 +143,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   for (const id of ids) {
     const mnc = await connect({ servers: nats.url });
     const keys = ephemeralKeys();
-    const minion = new Minion({ nc: mnc, ns: s.ns, id, keys, log: quiet, grains: { os: "Linux", ...opts.grains?.[id], id } });
+    const minion = new Minion({ nc: mnc, ns: s.ns, id, keys, log: quiet, grains: { os: "Linux", ...opts.grains?.[id], id }, ...opts.minionOptions?.[id] });
     await minion.start();
     minions.set(id, { minion, keys, nc: mnc });
   }

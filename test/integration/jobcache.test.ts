@@ -530,7 +530,10 @@ test("jobcache - migration 0005 moves an existing history into day partitions, n
     const salt = await db.sql`select id, success from salt_returns where jid = '20261126093000000001' order by id`;
     assert.deepEqual(salt.map((r) => [r.id, r.success]), [["web1", "True"], ["web2", "False"]]);
     const idx = await db.sql`select indexname from pg_indexes where tablename = 'job_returns' order by 1`;
-    assert.deepEqual(idx.map((r) => r.indexname), ["job_returns_failed_idx", "job_returns_minion_idx", "job_returns_pkey"]);
+    // (job_returns_schedule_idx: migration 0007, scheduled runs, applied after 0005 here too)
+    assert.deepEqual(idx.map((r) => r.indexname), ["job_returns_failed_idx", "job_returns_minion_idx", "job_returns_pkey", "job_returns_schedule_idx"]);
+    const sched = await db.sql`select count(*)::int as n from job_returns where schedule is not null`;
+    assert.equal(sched[0]!.n, 0, "returns from before the scheduler are not scheduled runs");
   } finally {
     delete process.env.NATRIUM_MIGRATIONS;
     rmSync(old, { recursive: true, force: true });

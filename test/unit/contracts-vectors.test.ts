@@ -150,6 +150,24 @@ for (const e of eventsFile.events) {
   });
 }
 
+test("contracts vectors - job.ret schedule: optional, bounded, and a closed body still refuses what it does not know", () => {
+  const sched = eventsFile.events.find((e) => e.name === "job.ret.scheduled");
+  assert.ok(sched, "a vector for a scheduled run's return");
+  assert.equal((sched.body as { schedule?: string }).schedule, "uptime");
+  const o = open(sched.subject, unhex(sched.payload_hex), hdrs(sched.headers));
+  assert.equal(o.body.type, "job.ret");
+  // Without the field a return is as valid as before (writers that never set it stay valid).
+  const plain = eventsFile.events.find((e) => e.name === "job.ret")!;
+  assert.equal((plain.body as { schedule?: string }).schedule, undefined);
+  open(plain.subject, unhex(plain.payload_hex), hdrs(plain.headers));
+  // An empty or over-long name is refused, so is any other unknown field next to it.
+  const k = signingKeyFromSeed(unhex(sched.seed_hex));
+  for (const bad of [{ schedule: "" }, { schedule: "x".repeat(129) }, { schedule: 7 }, { schedule_name: "uptime" }]) {
+    const sealed = seal(sched.subject, { ...sched.body, ...bad } as unknown as NatriumEvent, k);
+    assert.throws(() => open(sched.subject, sealed.payload, hdrs(sealed.headers)), (err: unknown) => err instanceof NatriumError && err.code === "invalid", JSON.stringify(bad));
+  }
+});
+
 test("contracts vectors - negative cases are all refused with the stated code", () => {
   const neg = load<{ cases: NegVec[] }>("negative.json");
   assert.ok(neg.cases.length >= 8);

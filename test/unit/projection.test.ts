@@ -50,6 +50,16 @@ test("projection - given an accepted key, a job and its return, then a job row, 
   assert.deepEqual([...p.state.keys.entries()], [["web1", { state: "accepted", pub: cast.minion("web1").sign.pub }]]);
 });
 
+test("projection - given a scheduled run's return (no job.new for its jid), then a return row naming the entry and no job row", () => {
+  const { cast, trust } = setup();
+  const msgs = raws([cast.key("web1", "accepted"), cast.jobRet(J1, "web1", { fun: "status.uptime", return: { seconds: 5 }, schedule: "uptime" }), cast.jobRet("20261127080000000002", "web1")]);
+  const p = project(trust, emptyState(), msgs);
+  assert.deepEqual(p.rows.audit, []);
+  assert.deepEqual(p.rows.jobs, []);
+  assert.deepEqual(p.rows.returns.map((r) => [r.jid, r.fun, r.return, r.schedule]), [[J1, "status.uptime", { seconds: 5 }, "uptime"], ["20261127080000000002", "test.echo", "hi", null]]);
+  assert.equal((p.rows.events[1]!.body as { schedule?: string }).schedule, "uptime");
+});
+
 test("projection - a return before the key is accepted, or after it is deleted, is refused as unknown_signer", () => {
   const { cast, trust } = setup();
   const msgs = raws([

@@ -109,6 +109,19 @@ export function fixedEvents(): { name: string; signer: "master" | "minion"; subj
       },
     },
     {
+      name: "job.ret.scheduled",
+      signer: "minion",
+      subject: s.jobRet("20261127083000000123", MINION),
+      note: "A run of the minion's schedule entry `uptime` (minion config `schedule:`): the minion made the jid, no job.new exists for it, and `schedule` names the entry. A reader older than this field refuses it as `invalid` (§9).",
+      body: {
+        v: 1, type: "job.ret", eid: eventIds.jobRet("20261127083000000123", MINION), ts: TS + 224_900,
+        jid: "20261127083000000123", id: MINION, fun: "status.uptime", fun_args: [],
+        return: { seconds: 266_460, since_iso: "2026-11-24T06:25:00Z", users: 0 },
+        retcode: 0, success: true, start: TS + 224_877, end: TS + 224_890, duration_ms: 13,
+        schedule: "uptime",
+      },
+    },
+    {
       name: "job.prog",
       signer: "minion",
       subject: s.jobProg(JID, MINION),
@@ -572,6 +585,7 @@ const FIELD_NOTES: Record<string, string> = {
   "job.ret.end": "ms since the epoch, when it finished",
   "job.ret.duration_ms": "run time in ms (may be fractional)",
   "job.ret.error": "present when success is false because of an error rather than a non-zero retcode",
+  "job.ret.schedule": "the minion's schedule entry this return is a run of (Salt's `schedule`): the minion made the jid and no job.new exists for it. Absent for a master's command (and from minions before it; readers before it refuse it, see §9)",
   "job.done.expected": "the minions the job expected (job.new `minions`)",
   "job.done.returned": "expected or not, the minions that returned",
   "job.done.missing": "expected minions that did not return",

@@ -5,7 +5,7 @@ import { historyFlags, historyQuery } from "../../lib/history.js";
 import type { JobsReply } from "../../../contracts/api.js";
 
 export default class JobsMinion extends StackCommand {
-  static summary = "One minion's history: the jobs it returned for, newest first, with its own result";
+  static summary = "One minion's history: the jobs it returned for and its scheduled runs, newest first, with its own result";
   static enableJsonFlag = true;
   static args = { id: Args.string({ required: true, description: "the minion id" }) };
   static examples = ["<%= config.bin %> jobs minion web1", "<%= config.bin %> jobs minion web1 --failed --since 7d"];
@@ -24,7 +24,8 @@ export default class JobsMinion extends StackCommand {
           reply.jobs.map((j) => [
             j.jid,
             j.fun,
-            j.user,
+            // A scheduled run has no user: the entry it ran for says more.
+            j.schedule !== undefined ? `schedule:${j.schedule}` : j.user,
             j.minion ? (j.minion.success ? "True" : "False") : "-",
             j.minion ? String(j.minion.retcode) : "-",
             j.minion ? `${j.minion.duration_ms.toFixed(1)}ms` : "-",

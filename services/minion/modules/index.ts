@@ -13,6 +13,7 @@ import type { Logger } from "../../common/log.js";
 import type { Grains } from "../grains.js";
 import { UnknownFunctionError } from "../errors.js";
 import type { FileSource } from "../files.js";
+import type { Scheduler } from "../scheduler.js";
 
 /** What a running function knows about its job and can tell the minion. */
 export interface ExecContext {
@@ -50,6 +51,8 @@ export interface ExecContext {
   jobs?: JobControl;
   /** The master's file store (salt://), verified against the master's key. Absent outside a minion. */
   files?: FileSource;
+  /** The minion's scheduler (schedule.*). Absent outside a minion. */
+  schedule?: Scheduler;
 }
 
 /** A job on this minion, as saltutil.running shows it. */
@@ -69,6 +72,8 @@ export interface JobInfo {
   start: number;
   /** Waiting for a process_count_max slot. */
   queued: boolean;
+  /** The schedule entry this job is a run of (Salt's `schedule` in saltutil.running); absent for a master's command. */
+  schedule?: string;
 }
 
 /** What signalling a job did. */
@@ -195,7 +200,12 @@ export class ModuleLoader {
     for (const fun of await this.functions(mod)) {
       const [m, name] = fun.split(".");
       const text = readFileSync(this.files.get(m)!, "utf8");
-      const re = new RegExp(`/\\*\\*((?:(?!\\*/)[\\s\\S])*)\\*/\\s*export\\s+(?:async\\s+)?function\\s+${name}\\b`);
+      // A function exported under another name (`export { deleteEntry as delete }`, for a
+      // reserved word) has its doc comment on its local declaration.
+      const local = new RegExp(`export\\s*\\{\\s*([A-Za-z_$][\\w$]*)\\s+as\\s+${name}\\s*\\}`).exec(text)?.[1];
+      const re = local
+        ? new RegExp(`/\\*\\*((?:(?!\\*/)[\\s\\S])*)\\*/\\s*(?:export\\s+)?(?:async\\s+)?function\\s+${local}\\b`)
+        : new RegExp(`/\\*\\*((?:(?!\\*/)[\\s\\S])*)\\*/\\s*export\\s+(?:async\\s+)?function\\s+${name}\\b`);
       const found = re.exec(text);
       out[fun] = found
         ? found[1].split("\n").map((l) => l.replace(/^\s*\* ?/, "")).join("\n").trim()
