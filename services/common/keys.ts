@@ -2,7 +2,8 @@
 // box, for secrets sent to it). Made on first start, kept 0600 in a 0700 directory; a key file
 // that others can read is refused rather than silently used.
 
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync, openSync, closeSync, renameSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { writeFileAtomic } from "./atomic.js";
 import { dirname, join } from "node:path";
 import { createPrivateKey, createPublicKey, randomBytes } from "node:crypto";
 import nacl from "tweetnacl";
@@ -36,11 +37,7 @@ function readKey(path: string): Uint8Array {
 function writeKey(path: string, bytes: Uint8Array): void {
   // Written to a temp name and renamed, created 0600 from the start: never readable by others,
   // never half-written if two processes race (the loser's rename wins, both then read one key).
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, "w", 0o600);
-  closeSync(fd);
-  writeFileSync(tmp, Buffer.from(bytes).toString("base64") + "\n", { mode: 0o600 });
-  renameSync(tmp, path);
+  writeFileAtomic(path, Buffer.from(bytes).toString("base64") + "\n");
 }
 
 /** Load `<dir>/<name>.sign` and `<dir>/<name>.box`, creating them on first start. */

@@ -2,7 +2,8 @@
 // ignored, so every party always presents them: the same config works before and after the
 // server is locked down (deploy/nats/, `natrium nats-config`).
 
-import { existsSync, openSync, closeSync, readFileSync, renameSync, statSync, writeFileSync, mkdirSync } from "node:fs";
+import { existsSync, readFileSync, statSync, mkdirSync } from "node:fs";
+import { writeFileAtomic } from "./atomic.js";
 import { dirname } from "node:path";
 import { createUser } from "@nats-io/nkeys";
 import { nkeyOfSeed, nkeySeedOf } from "../../contracts/nkey.js";
@@ -50,9 +51,6 @@ export function loadOrCreateNkeySeed(path: string): { seed: string; nkey: string
   if (existsSync(path)) return { ...readNkeySeed(path), created: false };
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const seed = new TextDecoder().decode(createUser().getSeed());
-  const tmp = `${path}.${process.pid}.tmp`;
-  closeSync(openSync(tmp, "w", 0o600));
-  writeFileSync(tmp, seed + "\n", { mode: 0o600 });
-  renameSync(tmp, path);
+  writeFileAtomic(path, seed + "\n");
   return { ...readNkeySeed(path), created: true };
 }

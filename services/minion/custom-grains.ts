@@ -2,7 +2,8 @@
 // <data_dir>/grains as YAML, like Salt's /etc/salt/grains: loaded at start over the detected and
 // configured grains, rewritten atomically on every change.
 
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { writeFileAtomic } from "../common/atomic.js";
 import { parse, stringify } from "yaml";
 import { NatriumError } from "../../contracts/errors.js";
 import type { Grains } from "./grains.js";
@@ -38,11 +39,7 @@ export class CustomGrains {
     const next = { ...this.values };
     if (value === undefined) delete next[key];
     else next[key] = value;
-    if (this.file) {
-      const tmp = `${this.file}.${process.pid}.tmp`;
-      writeFileSync(tmp, stringify(next), { mode: 0o600 });
-      renameSync(tmp, this.file);
-    }
+    if (this.file) writeFileAtomic(this.file, stringify(next));
     this.values = next;
   }
 }

@@ -2,7 +2,8 @@
 // jobs and sending their signed returns. The connection and the keys are handed in, so a
 // daemon (main.ts) and a swarm of thousands (swarm.ts) run exactly this code.
 
-import { existsSync, readFileSync, writeFileSync, renameSync, mkdirSync } from "node:fs";
+import { existsSync, readFileSync, mkdirSync } from "node:fs";
+import { writeFileAtomic } from "../common/atomic.js";
 import { dirname } from "node:path";
 import { hostname } from "node:os";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -765,9 +766,7 @@ function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
 
 function writePin(path: string, pub: string): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, pub + "\n", { mode: 0o600 });
-  renameSync(tmp, path);
+  writeFileAtomic(path, pub + "\n");
 }
 
 /** The start event: a minion presenting its keys (at start, after its key was deleted, through bootstrap). */

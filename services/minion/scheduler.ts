@@ -5,7 +5,8 @@
 // enable_job, disable_job, enable, disable) live in `<data_dir>/schedule.json`, laid over the
 // config's entries at start.
 
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
+import { writeFileAtomic } from "../common/atomic.js";
 import { dirname } from "node:path";
 import { NatriumError, showValue } from "../../contracts/errors.js";
 import { FUN_PATTERN } from "../../contracts/events/job.js";
@@ -271,15 +272,7 @@ export class Scheduler {
     const file = this.opts.file;
     if (!file) return;
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    const tmp = `${file}.${process.pid}.tmp`;
-    const fd = openSync(tmp, "w", 0o600);
-    try {
-      writeSync(fd, JSON.stringify(this.state, null, 2) + "\n");
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
+    writeFileAtomic(file, JSON.stringify(this.state, null, 2) + "\n");
   }
 
   get enabled(): boolean {

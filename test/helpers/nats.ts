@@ -1,10 +1,11 @@
 // A real nats-server with JetStream on a free loopback port, in a temp dir, owned by the test.
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect as netConnect } from "node:net";
-import { freePort, waitFor } from "./ports.js";
+import { freePort } from "./ports.js";
+import { killAndWait, retryPortClash, spawnReady } from "./server.js";
 
 export interface NatsServer {
   url: string;
@@ -40,18 +41,9 @@ export interface StartNatsOptions {
   configFor?: (port: number, dir: string) => Promise<string> | string;
 }
 
-/**
- * A free port is only free until someone binds it: tests running side by side (and CI next to
- * a developer's runs) can pick the same one. A server that could not bind is retried on another.
- */
-export async function startNats(opts: StartNatsOptions = {}): Promise<NatsServer> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startNatsOnce(opts);
-    } catch (err) {
-      if (attempt >= 4 || !/address already in use/i.test(String((err as Error).message))) throw err;
-    }
-  }
+/** A nats-server on a free port (retried on another if a test side by side took it first). */
+export function startNats(opts: StartNatsOptions = {}): Promise<NatsServer> {
+  return retryPortClash(() => startNatsOnce(opts));
 }
 
 async function startNatsOnce(opts: StartNatsOptions): Promise<NatsServer> {
@@ -67,27 +59,11 @@ async function startNatsOnce(opts: StartNatsOptions): Promise<NatsServer> {
       const args = opts.configFor
         ? ["-c", await opts.configFor(port, dir), ...(opts.args ?? [])]
         : ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", join(dir, "js"), ...(opts.args ?? [])];
-      const p = spawn(NATS_BIN, args, {
-        stdio: ["ignore", "ignore", "pipe"],
-      });
-      let err = "";
-      let ready = false;
-      p.stderr!.on("data", (d) => {
-        err = (err + d).slice(-4000);
+      srv.proc = await spawnReady(`nats-server on ${port}`, NATS_BIN, args, "Server is ready", (d) => {
         fullLog = (fullLog + d).slice(-1_000_000);
-        // Its own words, not an open port: another test's server may have taken the port first.
-        if (!ready && err.includes("Server is ready")) ready = true;
-      });
-      srv.proc = p;
-      await waitFor(`nats-server on ${port} (${err})`, async () => (p.exitCode === null && p.signalCode === null ? ready && portOpen(port) : Promise.reject(new Error(err))), 15_000);
+      }, () => portOpen(port));
     },
-    async kill(signal: NodeJS.Signals = "SIGKILL") {
-      const p = srv.proc;
-      if (!p || p.exitCode !== null || p.signalCode !== null) return;
-      const exited = new Promise((r) => p.once("exit", r));
-      p.kill(signal);
-      await exited;
-    },
+    kill: (signal: NodeJS.Signals = "SIGKILL") => killAndWait(srv.proc, signal),
     log: () => fullLog,
     reload() {
       srv.proc.kill("SIGHUP");
@@ -104,7 +80,6 @@ async function startNatsOnce(opts: StartNatsOptions): Promise<NatsServer> {
   try {
     await srv.start();
   } catch (err) {
-    await srv.kill();
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }

@@ -39,6 +39,22 @@ export interface BusAudit {
   body: Audited;
 }
 
+/** Every audit event on `{ns}.audit.>` from now on, opened (an unreadable one is the job cache's business). */
+export function collectAudits(nc: NatsConnection, s: Subjects): BusAudit[] {
+  const out: BusAudit[] = [];
+  nc.subscribe(s.allAudit, {
+    callback: (_e, m) => {
+      try {
+        const o = open(m.subject, m.data, m.headers);
+        out.push({ subject: m.subject, signer: o.signer, body: o.body as Audited });
+      } catch {
+        // not ours to judge
+      }
+    },
+  });
+  return out;
+}
+
 export interface AuditRow {
   seq: number;
   subject: string;
@@ -109,17 +125,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const s = subjects(`a${randomBytes(4).toString("hex")}`);
   const masterKeys = ephemeralKeys();
   const admin: Identity = { user: "admin", key: ephemeralKeys().sign };
-  const busAudits: BusAudit[] = [];
-  nc.subscribe(s.allAudit, {
-    callback: (_e, m) => {
-      try {
-        const o = open(m.subject, m.data, m.headers);
-        busAudits.push({ subject: m.subject, signer: o.signer, body: o.body as Audited });
-      } catch {
-        // an unreadable audit event is the job cache's business
-      }
-    },
-  });
+  const busAudits = collectAudits(nc, s);
   const master = new Master(
     nc,
     masterKeys,

@@ -19,9 +19,9 @@ import { startNats, type NatsServer } from "../helpers/nats.js";
 import { startPostgres, type PgServer } from "../helpers/postgres.js";
 import { waitFor } from "../helpers/ports.js";
 import { subjects } from "../../contracts/subjects.js";
-import { open, openAs, seal, verifyAs } from "../../contracts/message.js";
+import { openAs, seal, verifyAs } from "../../contracts/message.js";
 import { eventIds } from "../../contracts/ids.js";
-import type { Audited, MinionPresence } from "../../contracts/events/index.js";
+import type { MinionPresence } from "../../contracts/events/index.js";
 import type { MinionsReply } from "../../contracts/api.js";
 import { Master } from "../../services/master/master.js";
 import { runJobcache } from "../../services/jobcache/main.js";
@@ -31,6 +31,7 @@ import { createLogger } from "../../services/common/log.js";
 import { request, signedRequest, toHeaders } from "../../services/common/bus.js";
 import type { Identity } from "../../contracts/request.js";
 import { rejectsRemote } from "../helpers/remote.js";
+import { collectAudits } from "../helpers/stack.js";
 
 const quiet = createLogger({ svc: "presence-test" }, (process.env.TEST_LOG as "debug") ?? "quiet");
 const TIMEOUT_SEC = 3;
@@ -75,17 +76,7 @@ test("presence - heartbeats, minions list, down after kill -9, up after restart,
     jobcacheDone = runJobcache({ overrides: { nats_url: nats.url, ns: s.ns, database_url: pg.url, data_dir: join(work, "jc"), log_level: "error", batch_wait_ms: 5 }, signal: jcStop.signal });
     sql = postgres(pg.url, { max: 2, onnotice: () => {} });
 
-    const audits: { subject: string; signer: string; body: Audited }[] = [];
-    nc.subscribe(s.allAudit, {
-      callback: (_e, m) => {
-        try {
-          const o = open(m.subject, m.data, m.headers);
-          audits.push({ subject: m.subject, signer: o.signer, body: o.body as Audited });
-        } catch {
-          // not ours to judge
-        }
-      },
-    });
+    const audits = collectAudits(nc, s);
 
     const startMinion = (id: string) => {
       const y = join(work, `${id}.yaml`);

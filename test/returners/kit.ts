@@ -17,6 +17,7 @@ import { Cast, publishAll } from "../../services/jobcache/testkit.js";
 import { ensureReturnerStores, listReturners } from "../../services/returners/registry.js";
 import type { ReturnerInfo } from "../../contracts/returners.js";
 import { BIN } from "../helpers/cli.js";
+import { killAndWait } from "../helpers/server.js";
 
 export interface Bus {
   nc: NatsConnection;
@@ -127,9 +128,7 @@ export function startReturnerCli(args: string[], env: NodeJS.ProcessEnv = {}): {
   return { proc: p, log: () => log, started };
 }
 
-export async function killProc(p: ChildProcess, sig: NodeJS.Signals = "SIGTERM"): Promise<void> {
-  if (p.exitCode !== null || p.signalCode !== null) return;
-  const exited = new Promise((r) => p.once("exit", r));
-  p.kill(sig);
-  await exited;
+/** Signal a returner process (SIGTERM by default) and wait for it to exit. */
+export function killProc(p: ChildProcess, sig: NodeJS.Signals = "SIGTERM"): Promise<void> {
+  return killAndWait(p, sig);
 }

@@ -2,9 +2,10 @@
 // does. Every file is checked against the master's signature before it is written. No
 // configuration. Example: natrium run '*' cp.get_file salt://motd /etc/motd
 
-import { chmod, mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, stat } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join } from "node:path";
 import type { ExecContext } from "./index.js";
+import { _replaceFile } from "./file.js";
 import type { FileSource } from "../files.js";
 import { asBool, asString, onlyKwargs, param } from "../args.js";
 import { ArgumentError, ExecError } from "../errors.js";
@@ -36,14 +37,10 @@ export async function get_file(ctx: ExecContext, args: unknown[], kwargs: Record
     const st = await stat(dest).catch(() => undefined);
     if (st?.isDirectory()) dest = join(dest, basename(record.path));
   }
-  const tmp = join(dirname(dest), `.${basename(dest)}.natrium-${process.pid}-${Date.now()}`);
   try {
     if (makedirs) await mkdir(dirname(dest), { recursive: true });
-    await writeFile(tmp, data, { mode: 0o600 });
-    await chmod(tmp, record.mode ? parseInt(record.mode, 8) : 0o644);
-    await rename(tmp, dest);
+    await _replaceFile(dest, data, record.mode ? parseInt(record.mode, 8) : 0o644);
   } catch (err) {
-    await rm(tmp, { force: true });
     const e = err as NodeJS.ErrnoException;
     throw new ExecError(e.code === "ENOENT" ? "not_found" : e.code === "EACCES" ? "permission_denied" : "fs_error", `${ctx.fun}: ${dest}: ${e.message}`);
   }

@@ -349,6 +349,23 @@ export async function replace(ctx: ExecContext, args: unknown[], kwargs: Record<
   return true;
 }
 
+/**
+ * Replace `path` with `data` atomically: written beside it under a temp name, given `mode` (and
+ * `owner`), then renamed over it, so a reader sees the old file or the new one, never half.
+ */
+export async function _replaceFile(path: string, data: Uint8Array, mode: number, owner?: { uid: number; gid: number }): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.natrium-${process.pid}-${Date.now()}`);
+  await writeFile(tmp, data, { mode: 0o600 });
+  try {
+    await fsChmod(tmp, mode);
+    if (owner) await fsChown(tmp, owner.uid, owner.gid);
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
 /** Lines removed and added between two texts ("-line", "+line"), from their longest common subsequence; undefined when too large to compare. */
 export function _lineDiff(before: string, after: string, maxCells = 4_000_000): string | undefined {
   const a = before.split("\n");
@@ -438,17 +455,9 @@ export async function managed(ctx: ExecContext, args: unknown[], kwargs: Record<
   try {
     if (changes.diff !== undefined) {
       if (makedirs) await fsMkdir(dirname(path), { recursive: true });
-      const tmp = join(dirname(path), `.${basename(path)}.natrium-${process.pid}-${Date.now()}`);
-      // The new file starts with the old one's mode unless one is given, so a rewrite does not loosen it.
-      await writeFile(tmp, want, { mode: mode ?? curMode ?? 0o644 });
-      try {
-        if (mode !== undefined || curMode !== undefined) await fsChmod(tmp, mode ?? curMode!);
-        if (uid !== undefined || gid !== undefined || st) await fsChown(tmp, uid ?? st?.uid ?? process.getuid?.() ?? 0, gid ?? st?.gid ?? process.getgid?.() ?? 0);
-        await rename(tmp, path);
-      } catch (err) {
-        await rm(tmp, { force: true });
-        throw err;
-      }
+      // The new file keeps the old one's mode and owner unless others are given, so a rewrite loosens nothing.
+      const owner = uid !== undefined || gid !== undefined || st ? { uid: uid ?? st?.uid ?? process.getuid?.() ?? 0, gid: gid ?? st?.gid ?? process.getgid?.() ?? 0 } : undefined;
+      await _replaceFile(path, want, mode ?? curMode ?? 0o644, owner);
     } else {
       if (mode !== undefined) await fsChmod(path, mode);
       if (uid !== undefined || gid !== undefined) await fsChown(path, uid ?? st!.uid, gid ?? st!.gid);
