@@ -262,3 +262,14 @@ function decodeReply<T>(m: Msg, subject: string): T {
   }
   return data as T;
 }
+
+/**
+ * Stop a JetStream `consume()`: its subscription and pulls end at once. Its close() promise
+ * settles only once the iterator has been read past the messages it had buffered, which a
+ * reader that is itself stopping no longer does, so awaiting it could hang a stop forever
+ * (seen: a returner host stopping mid-batch under load). It gets a moment, no more.
+ */
+export async function stopConsuming(msgs: { close(): Promise<unknown> } | undefined): Promise<void> {
+  if (!msgs) return;
+  await Promise.race([msgs.close().catch(() => {}), sleep(500)]);
+}

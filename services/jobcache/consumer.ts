@@ -26,7 +26,7 @@ import {
 import { H } from "../../contracts/message.js";
 import type { Subjects } from "../../contracts/subjects.js";
 import { NatriumError } from "../../contracts/errors.js";
-import { sleep } from "../common/bus.js";
+import { sleep, stopConsuming } from "../common/bus.js";
 import type { Logger } from "../common/log.js";
 import { emptyState, needsEidLookup, preverify, project, refusalRow, AuditKinds, emptyRows, type ProjectionState, type RawMessage, type Trust } from "./projection.js";
 import { alreadyProjected, loadState, rewindTo, truncateAll, writeRows } from "./writer.js";
@@ -111,7 +111,7 @@ export class Projector {
   private async halt(): Promise<void> {
     this.halted = true;
     this.wake.abort();
-    await this.msgs?.close().catch(() => {});
+    await stopConsuming(this.msgs);
     await this.running;
   }
 
@@ -153,7 +153,7 @@ export class Projector {
     const msgs = await c.consume({ max_messages: Math.min(this.o.batchSize * 2, 4000) });
     this.msgs = msgs;
     if (this.halted) {
-      await msgs.close();
+      await stopConsuming(msgs);
       return;
     }
     (async () => {

@@ -16,7 +16,7 @@ import type { KV } from "@nats-io/kv";
 import type { Subjects } from "../../contracts/subjects.js";
 import type { ReturnerMode } from "../../contracts/returners.js";
 import { returnerDurable } from "../../contracts/permissions.js";
-import { sleep } from "../common/bus.js";
+import { sleep, stopConsuming } from "../common/bus.js";
 import type { Logger } from "../common/log.js";
 import type { RawMessage } from "../jobcache/projection.js";
 import { publishDeadLetter } from "./deadletter.js";
@@ -133,7 +133,7 @@ export class ReturnerHost {
   async stop(): Promise<void> {
     this.halted = true;
     this.abort.abort();
-    await this.msgs?.close().catch(() => {});
+    await stopConsuming(this.msgs);
     await this.running;
     this.book?.stop();
     try {
@@ -186,7 +186,7 @@ export class ReturnerHost {
         const msgs = await c.consume({ max_messages: Math.max(this.o.batchSize * 2, 200) });
         this.msgs = msgs;
         if (this.halted) {
-          await msgs.close();
+          await stopConsuming(msgs);
           break;
         }
         (async () => {
