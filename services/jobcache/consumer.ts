@@ -31,6 +31,7 @@ import type { Logger } from "../common/log.js";
 import { emptyState, needsEidLookup, preverify, project, refusalRow, AuditKinds, emptyRows, type ProjectionState, type RawMessage, type Trust } from "./projection.js";
 import { alreadyProjected, loadState, rewindTo, truncateAll, writeRows } from "./writer.js";
 import { describe, isDataError, type Store } from "./store.js";
+import { VerifyPool } from "../common/verifypool.js";
 import type { MasterKey } from "./trust.js";
 
 export interface ProjectorOptions {
@@ -79,6 +80,7 @@ export class Projector {
   private forceRecreate = false;
   private wake = new AbortController();
   private rebuilding?: Promise<CaughtUp>;
+  private readonly pool = new VerifyPool();
 
   constructor(private readonly o: ProjectorOptions) {
     this.js = jetstream(o.nc);
@@ -119,6 +121,7 @@ export class Projector {
     this.stopped = true;
     await this.rebuilding?.catch(() => {});
     await this.halt();
+    await this.pool.close();
   }
 
   private async loop(): Promise<void> {
@@ -173,7 +176,9 @@ export class Projector {
     const s = this.o.subjects;
     return {
       durable_name: s.jobcacheConsumer,
-      ack_policy: AckPolicy.Explicit,
+      // One ack per batch: acknowledging its last event acknowledges every event before it,
+      // which in-order delivery makes exactly the batch (ResyncNeeded guards the order).
+      ack_policy: AckPolicy.All,
       ...(this.cursor > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.cursor + 1 } : { deliver_policy: DeliverPolicy.All }),
       filter_subject: s.all,
       replay_policy: ReplayPolicy.Instant,
@@ -202,7 +207,7 @@ export class Projector {
       info.ack_floor.stream_seq === this.cursor &&
       info.delivered.stream_seq === this.cursor &&
       info.config.filter_subject === s.all &&
-      info.config.ack_policy === AckPolicy.Explicit;
+      info.config.ack_policy === AckPolicy.All;
     if (atCursor) return;
     if (info) {
       this.o.log.info("recreating the job cache consumer at the database cursor", {
@@ -248,7 +253,7 @@ export class Projector {
     let writing: Promise<void> = Promise.resolve();
     try {
       await this.gather(msgs, async (batch) => {
-        const verified = preverify(batch.filter((m) => m.seq > this.cursor).map(toRaw));
+        const verified = preverify(this.pool, batch.filter((m) => m.seq > this.cursor).map(toRaw));
         await writing;
         writing = this.commit(batch, verified);
         // A failed commit must surface at the next batch, not as an unhandled rejection.
@@ -299,7 +304,7 @@ export class Projector {
     if (fresh.length) await this.writeWithRetry(fresh, verified);
     this.o.log.trace("batch committed", { messages: batch.length, projected: fresh.length, last_seq: this.cursor, ms: Math.round(performance.now() - t0) });
     // After the commit: a crash before this line means redelivery, which the cursor absorbs.
-    for (const m of batch) m.ack();
+    batch[batch.length - 1].ack();
   }
 
   private async writeWithRetry(msgs: JsMsg[], verified: Promise<Set<number>>): Promise<void> {
@@ -356,7 +361,7 @@ export class Projector {
 
   private async writeOne(r: RawMessage): Promise<void> {
     try {
-      await this.write([r], preverify([r]));
+      await this.write([r], preverify(this.pool, [r]));
     } catch (err) {
       if (!isDataError(err)) throw err;
       const rows = emptyRows();

@@ -9,7 +9,8 @@
 
 import { open, H, type HeaderSource, type Opened } from "../../contracts/message.js";
 import { parseSubject, type KeyState } from "../../contracts/subjects.js";
-import { verify, verifyAsync } from "../../contracts/sign.js";
+import { verify } from "../../contracts/sign.js";
+import type { VerifyPool } from "../common/verifypool.js";
 import { DecodeError, SignatureError, ValidationError } from "../../contracts/errors.js";
 import type { NatriumEvent } from "../../contracts/events/index.js";
 import type { NewAudit, NewEvent, NewJob, NewJobReturn, NewMinion } from "../../migrations/schema.js";
@@ -193,19 +194,14 @@ function subjectMismatch(ns: string, subject: string, b: NatriumEvent): string |
 }
 
 /**
- * Check every message's signature against the key its Natrium-Signer header names, in parallel
- * on the thread pool. decide() still checks that this key is the one the event needs.
+ * Check every message's signature against the key its Natrium-Signer header names, off the
+ * main thread (VerifyPool). decide() still checks that this key is the one the event needs.
  */
-export async function preverify(msgs: readonly RawMessage[]): Promise<Set<number>> {
-  const ok = new Set<number>();
-  await Promise.all(
-    msgs.map(async (m) => {
-      const signer = m.headers?.get(H.signer);
-      const sig = m.headers?.get(H.sig);
-      if (signer && sig && (await verifyAsync(signer, m.subject, m.data, sig))) ok.add(m.seq);
-    }),
-  );
-  return ok;
+export async function preverify(pool: VerifyPool, msgs: readonly RawMessage[]): Promise<Set<number>> {
+  const ok = await pool.verify(msgs.map((m) => ({ pub: m.headers?.get(H.signer), sig: m.headers?.get(H.sig), subject: m.subject, payload: m.data })));
+  const out = new Set<number>();
+  msgs.forEach((m, i) => ok[i] && out.add(m.seq));
+  return out;
 }
 
 /**

@@ -75,7 +75,11 @@ async function openPostgres(o: StoreOptions): Promise<Store> {
       await mig.end({ timeout: 5 });
     }
   }
-  const client = postgres(o.databaseUrl, { ...opts, max: o.poolSize ?? 4 });
+  // synchronous_commit off: a commit returns before its WAL reaches the disk. A server crash can
+  // then lose the last moments of commits, but each batch commits its rows together with the
+  // cursor, so what is lost is lost whole and the projector replays it from the stream at its
+  // next start (consumer.ts): the stream, not this database, is the record.
+  const client = postgres(o.databaseUrl, { ...opts, max: o.poolSize ?? 4, connection: { synchronous_commit: "off" } });
   const db = drizzlePg(client, { schema }) as unknown as Db;
   return { kind: "postgres", db, where, close: () => client.end({ timeout: 5 }) };
 }

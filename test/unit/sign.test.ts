@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import nacl from "tweetnacl";
-import { signingKeyFromSeed, generateSeed, sign, verify, fingerprint, publicKeyObject } from "../../contracts/sign.js";
+import { signingKeyFromSeed, generateSeed, sign, verify, fingerprint, publicKeyBytes } from "../../contracts/sign.js";
 import { SignatureError } from "../../contracts/errors.js";
 
 const SUBJ = "natrium.job.20261127082615123456.ret.web1";
@@ -127,7 +127,7 @@ test("sign - fingerprint is SHA-256 of the key bytes in hex pairs", () => {
   assert.equal(fingerprint(A.pub), f);
 });
 
-test("sign - public key objects are cached", () => {
-  assert.equal(publicKeyObject(A.pub), publicKeyObject(A.pub));
-  assert.equal(publicKeyObject(A.pub).asymmetricKeyType, "ed25519");
+test("sign - public key bytes are cached", () => {
+  assert.equal(publicKeyBytes(A.pub), publicKeyBytes(A.pub));
+  assert.deepEqual(new Uint8Array(publicKeyBytes(A.pub)), A.publicKey);
 });
