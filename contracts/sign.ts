@@ -76,9 +76,14 @@ export function signedBytes(subject: string, payload: Uint8Array): Buffer {
 
 /** Signature, base64. */
 export function sign(key: SigningKey, subject: string, payload: Uint8Array): string {
+  return signBytes(key, signedBytes(subject, payload)).toString("base64");
+}
+
+/** A plain Ed25519 signature over `message` (no subject): what a NATS nonce is answered with. */
+export function signBytes(key: SigningKey, message: Uint8Array): Buffer {
   const sig = Buffer.allocUnsafe(sodium.crypto_sign_BYTES);
-  sodium.crypto_sign_detached(sig, signedBytes(subject, payload), key.secret);
-  return sig.toString("base64");
+  sodium.crypto_sign_detached(sig, message, key.secret);
+  return sig;
 }
 
 /** Throws SignatureError unless `sig` is `pub`'s signature over (subject, payload). */

@@ -2,7 +2,7 @@
 // publishing signed events until JetStream acknowledges them, and request/reply with typed
 // errors. Nothing here spells a subject; the builders in contracts/ do.
 
-import { connect, nkeyAuthenticator, headers as natsHeaders, type NatsConnection, type Msg, type MsgHdrs } from "@nats-io/transport-node";
+import { connect, headers as natsHeaders, type NatsConnection, type Msg, type MsgHdrs } from "@nats-io/transport-node";
 import { type JetStreamClient, type JetStreamManager, type PubAck, type StreamConfig } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { encode, decode } from "../../contracts/codec.js";
@@ -12,6 +12,7 @@ import { errorReply } from "../../contracts/api.js";
 import type { Subjects } from "../../contracts/subjects.js";
 import type { Logger } from "./log.js";
 import { sealRequest, type Identity } from "../../contracts/request.js";
+import { nkeyAuthenticator } from "../../contracts/nkey.js";
 
 export class UnreachableError extends NatriumError {
   constructor(readonly url: string, cause: unknown) {

@@ -4,7 +4,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { fromSeed } from "@nats-io/nkeys";
 import nacl from "tweetnacl";
-import { nkeyOfPub, nkeySeedOf, nkeyOfSeed } from "../../contracts/nkey.js";
+import { nkeyAuthenticator as theirs } from "@nats-io/transport-node";
+import { nkeyAuthenticator, nkeyOfPub, nkeySeedOf, nkeyOfSeed } from "../../contracts/nkey.js";
 import { generateSeed, signingKeyFromSeed } from "../../contracts/sign.js";
 import { SignatureError } from "../../contracts/errors.js";
 import { renderNatsConfig } from "../../services/common/natsconf.js";
@@ -36,4 +37,17 @@ test("nats config - one nkey given to two parties is refused", () => {
     () => renderNatsConfig({ s: subjects("t"), parties: [{ party: { role: "master" }, nkey }, { party: { role: "minion", id: "m1" }, nkey }], listen: "127.0.0.1:4222", bootstrap: true, maxPayload: 1 << 20, source: "test" }),
     /given to two parties \(the second is minion m1\)/,
   );
+});
+
+test("nkey - the libsodium authenticator answers a nonce exactly as the NATS client's own does", () => {
+  for (let i = 0; i < 5; i++) {
+    const seed = nkeySeedOf(generateSeed());
+    const nonce = `nonce-${i}-${Math.random()}`;
+    const ours = nkeyAuthenticator(seed)(nonce);
+    assert.deepEqual(ours, theirs(seed)(nonce));
+    assert.ok(fromSeed(seed).verify(new TextEncoder().encode(nonce), Buffer.from(ours.sig, "base64")));
+    // No nonce (a server without authorization): the nkey, no signature.
+    assert.deepEqual(nkeyAuthenticator(seed)(), { nkey: fromSeed(seed).getPublicKey(), sig: "" });
+  }
+  assert.throws(() => nkeyAuthenticator(new TextEncoder().encode("SUNOTASEED"))("n"), SignatureError);
 });
