@@ -28,9 +28,8 @@ import type { Subjects } from "../../contracts/subjects.js";
 import { NatriumError } from "../../contracts/errors.js";
 import { sleep, stopConsuming } from "../common/bus.js";
 import type { Logger } from "../common/log.js";
-import { emptyState, needsEidLookup, preverify, project, refusalRow, AuditKinds, emptyRows, type Projected, type ProjectionState, type RawMessage, type Trust } from "./projection.js";
-import { alreadyProjected, insertStatement, loadState, rewindTo, truncateAll, writeRows } from "./writer.js";
-import type { SQL } from "drizzle-orm";
+import { emptyState, needsEidLookup, preverify, project, refusalRow, AuditKinds, emptyRows, type ProjectionState, type RawMessage, type Trust } from "./projection.js";
+import { alreadyProjected, loadState, rewindTo, truncateAll, writeRows } from "./writer.js";
 import { describe, isDataError, type Store } from "./store.js";
 import { VerifyPool } from "../common/verifypool.js";
 import type { MasterKey } from "./trust.js";
@@ -59,16 +58,6 @@ export class ForeignDatabaseError extends NatriumError {
 /** A batch also ends at this many payload bytes: events may be up to 8 MiB each. */
 const MAX_BATCH_BYTES = 32 * 1024 * 1024;
 
-/** A batch projected ahead of its turn (Projector.ahead). */
-interface Ahead {
-  /** The key state it was projected on: the one the batch before it leaves. */
-  base: ProjectionState;
-  firstSeq: number;
-  count: number;
-  projected: Projected;
-  statement: SQL;
-}
-
 /** Order broke within a session: restart it from the database cursor. */
 class ResyncNeeded extends Error {}
 
@@ -92,8 +81,6 @@ export class Projector {
   private wake = new AbortController();
   private rebuilding?: Promise<CaughtUp>;
   private readonly pool = new VerifyPool();
-  /** The latest batch projection handed to the database, and the key state it leaves. */
-  private projected?: { state: ProjectionState; lastSeq: number };
 
   constructor(private readonly o: ProjectorOptions) {
     this.js = jetstream(o.nc);
@@ -163,7 +150,6 @@ export class Projector {
     this.state = loaded.state;
     this.cursor = loaded.lastSeq;
     this.maxRowSeq = loaded.maxRowSeq;
-    this.projected = undefined;
     await this.position();
     if (this.halted) return;
     const c = await this.js.consumers.get(s.stream, s.jobcacheConsumer);
@@ -260,42 +246,22 @@ export class Projector {
 
   /**
    * Read messages into batches: up to batch_size, or what arrived within batch_wait_ms. Batch
-   * N+1 is gathered, its signatures checked (VerifyPool) and, when it can be, projected on the
-   * key state batch N leaves (ahead()), all while batch N is written: commits stay strictly in
-   * order, one at a time, and the database's time is the only time on their path.
+   * N+1 is gathered and its signatures checked (on the thread pool) while batch N is written:
+   * commits stay strictly in order, one at a time.
    */
   private async pump(msgs: ConsumerMessages): Promise<void> {
     let writing: Promise<void> = Promise.resolve();
-    let handedUpTo = 0;
     try {
       await this.gather(msgs, async (batch) => {
-        const raws = batch.filter((m) => m.seq > this.cursor).map(toRaw);
-        const verified = preverify(this.pool, raws);
-        const ahead = await this.ahead(raws, verified, handedUpTo);
+        const verified = preverify(this.pool, batch.filter((m) => m.seq > this.cursor).map(toRaw));
         await writing;
-        handedUpTo = batch[batch.length - 1].seq;
-        writing = this.commit(batch, raws, verified, ahead);
+        writing = this.commit(batch, verified);
         // A failed commit must surface at the next batch, not as an unhandled rejection.
         writing.catch(() => {});
       });
     } finally {
       await writing;
     }
-  }
-
-  /**
-   * Project a batch before the one ahead of it is committed, on the key state that one's
-   * projection left. Only for batches that need nothing from the database (no event ids to look
-   * up, no rows possibly there already); write() uses the result only if the batch before was
-   * written exactly as projected.
-   */
-  private async ahead(raws: RawMessage[], verified: Promise<Set<number>>, handedUpTo: number): Promise<Ahead | undefined> {
-    if (!raws.length || raws.some((r) => r.seq <= this.maxRowSeq || needsEidLookup(r.headers?.get(H.type)))) return undefined;
-    const ok = await verified;
-    const prev = this.projected;
-    if (!prev || prev.lastSeq !== handedUpTo || raws[0].seq <= prev.lastSeq) return undefined;
-    const p = project(this.trust(), prev.state, raws, undefined, ok);
-    return { base: prev.state, firstSeq: raws[0].seq, count: raws.length, projected: p, statement: insertStatement(p.rows, this.o.subjects.stream, p.lastSeq) };
   }
 
   private async gather(msgs: ConsumerMessages, onBatch: (batch: JsMsg[]) => Promise<void>): Promise<void> {
@@ -330,24 +296,19 @@ export class Projector {
     }
   }
 
-  private async commit(batch: JsMsg[], raws: RawMessage[], verified: Promise<Set<number>>, ahead?: Ahead): Promise<void> {
-    const fresh = raws.filter((r) => r.seq > this.cursor);
-    const late = batch.find((m) => m.redelivered && m.seq > this.cursor);
+  private async commit(batch: JsMsg[], verified: Promise<Set<number>>): Promise<void> {
+    const fresh = batch.filter((m) => m.seq > this.cursor);
+    const late = fresh.find((m) => m.redelivered);
     if (late) throw new ResyncNeeded(`event ${late.seq} was delivered again after later ones`);
     const t0 = performance.now();
-    if (fresh.length) await this.writeWithRetry(batch, fresh, verified, ahead);
-    this.o.log.trace("batch committed", {
-      messages: batch.length,
-      projected: fresh.length,
-      ahead: !!ahead,
-      last_seq: this.cursor,
-      ms: Math.round(performance.now() - t0),
-    });
+    if (fresh.length) await this.writeWithRetry(fresh, verified);
+    this.o.log.trace("batch committed", { messages: batch.length, projected: fresh.length, last_seq: this.cursor, ms: Math.round(performance.now() - t0) });
     // After the commit: a crash before this line means redelivery, which the cursor absorbs.
     batch[batch.length - 1].ack();
   }
 
-  private async writeWithRetry(batch: JsMsg[], raws: RawMessage[], verified: Promise<Set<number>>, ahead?: Ahead): Promise<void> {
+  private async writeWithRetry(msgs: JsMsg[], verified: Promise<Set<number>>): Promise<void> {
+    const raws = msgs.map(toRaw);
     let oneByOne = false;
     for (let attempt = 1; ; attempt++) {
       const pending = raws.filter((r) => r.seq > this.cursor);
@@ -356,7 +317,7 @@ export class Projector {
         if (oneByOne) {
           for (const r of pending) await this.writeOne(r);
         } else {
-          await this.write(pending, verified, ahead);
+          await this.write(pending, verified);
         }
         return;
       } catch (err) {
@@ -369,7 +330,7 @@ export class Projector {
         if (attempt === 1 || attempt % 10 === 0) {
           this.o.log.warn("cannot write to the job cache database; retrying", { database: this.o.store.where, attempt, error: describe(err) });
         }
-        for (const m of batch) m.working(); // keep JetStream from redelivering meanwhile
+        for (const m of msgs) m.working(); // keep JetStream from redelivering meanwhile
         await sleep(Math.min(100 * 2 ** Math.min(attempt, 6), 5000), this.wake.signal);
         if (this.halted) throw err;
       }
@@ -380,26 +341,17 @@ export class Projector {
     return { ns: this.o.subjects.ns, masterPub: this.o.master.pub };
   }
 
-  private async write(raws: RawMessage[], verifiedP: Promise<Set<number>>, ahead?: Ahead): Promise<void> {
+  private async write(raws: RawMessage[], verifiedP: Promise<Set<number>>): Promise<void> {
     const db = this.o.store.db;
-    let p: Projected;
-    let statement: SQL | undefined;
-    if (ahead && ahead.base === this.state && raws.length === ahead.count && raws[0].seq === ahead.firstSeq) {
-      // Projected while the batch before was written, on exactly the state that batch left.
-      p = ahead.projected;
-      statement = ahead.statement;
-    } else {
-      const eids = raws
-        .filter((r) => needsEidLookup(r.headers?.get(H.type)))
-        .map((r) => r.headers?.get(H.msgId))
-        .filter((e): e is string => !!e);
-      // Rows beyond the cursor exist only if the cursor was wound back; otherwise skip that query.
-      const maybeDone = raws.filter((r) => r.seq <= this.maxRowSeq).map((r) => r.seq);
-      const [known, verified] = await Promise.all([alreadyProjected(db, maybeDone, eids), verifiedP]);
-      p = project(this.trust(), this.state, raws, known, verified);
-    }
-    this.projected = { state: p.state, lastSeq: p.lastSeq };
-    await writeRows(db, this.o.subjects.stream, p.rows, p.lastSeq, statement);
+    const eids = raws
+      .filter((r) => needsEidLookup(r.headers?.get(H.type)))
+      .map((r) => r.headers?.get(H.msgId))
+      .filter((e): e is string => !!e);
+    // Rows beyond the cursor exist only if the cursor was wound back; otherwise skip that query.
+    const maybeDone = raws.filter((r) => r.seq <= this.maxRowSeq).map((r) => r.seq);
+    const [known, verified] = await Promise.all([alreadyProjected(db, maybeDone, eids), verifiedP]);
+    const p = project(this.trust(), this.state, raws, known, verified);
+    await writeRows(db, this.o.subjects.stream, p.rows, p.lastSeq);
     this.state = p.state;
     this.cursor = Math.max(this.cursor, p.lastSeq);
     for (const a of p.rows.audit) {

@@ -26,11 +26,11 @@ function chunks<T>(xs: T[], n = CHUNK): T[][] {
  * Write a projected batch and the cursor atomically. The inserts and the cursor are ONE
  * statement (data-modifying CTEs), so a batch of returns costs one round trip and needs no
  * explicit transaction; job.done updates and minion upserts, which must see rows inserted
- * before them, follow it in a transaction only when the batch has any. `inserts` may be built
- * beforehand (insertStatement), off the write's critical path.
+ * before them, follow it in a transaction only when the batch has any.
  */
-export async function writeRows(db: Db, stream: string, rows: Rows, lastSeq: number, inserts = insertStatement(rows, stream, lastSeq)): Promise<void> {
+export async function writeRows(db: Db, stream: string, rows: Rows, lastSeq: number): Promise<void> {
   if (rows.returns.length) await ensurePartitions(db, rows.returns.map((r) => r.jid));
+  const inserts = insertStatement(rows, stream, lastSeq);
   if (!rows.done.length && !rows.minions.length) {
     await db.execute(inserts);
     return;
@@ -65,7 +65,7 @@ function insertMany(table: PgTable, rows: object[]): SQL {
  * Every insert of the batch as a CTE of the cursor upsert. The tables have no foreign keys
  * between them and each insert only adds rows, so seeing one snapshot is what we want.
  */
-export function insertStatement(rows: Rows, stream: string, lastSeq: number): SQL {
+function insertStatement(rows: Rows, stream: string, lastSeq: number): SQL {
   const parts = (
     [
       ["e", events, rows.events],
