@@ -35,6 +35,9 @@ export interface VerifyResult {
 /** Batches smaller than this are checked on the caller's thread: a round trip costs more. */
 const INLINE_BELOW = 8;
 
+/** After this many worker deaths the pool stops starting workers and checks everything inline. */
+const MAX_DEATHS = 16;
+
 interface Slot {
   worker: Worker;
   pending: Map<number, { resolve: (r: Uint8Array) => void; reject: (e: Error) => void }>;
@@ -44,6 +47,7 @@ export class VerifyPool {
   private slots: Slot[] = [];
   private nextId = 1;
   private closed = false;
+  private deaths = 0;
 
   /** `threads` workers (default: one per core, at most 4), started lazily on the first batch. */
   constructor(private readonly threads = Math.max(1, Math.min(4, availableParallelism()))) {}
@@ -63,11 +67,10 @@ export class VerifyPool {
       }
       if (pub && sig) packed.push({ index: i, pub, sig });
     }
-    if (packed.length < INLINE_BELOW || this.closed) {
+    if (packed.length < INLINE_BELOW || this.closed || !this.ensureStarted()) {
       for (const p of packed) out[p.index] = verifyRaw(p.pub, signed(items[p.index]), p.sig);
       return out;
     }
-    this.ensureStarted();
     const per = Math.ceil(packed.length / this.slots.length);
     await Promise.all(
       this.slots.map(async (slot, w) => {
@@ -94,9 +97,11 @@ export class VerifyPool {
     await Promise.all(slots.map((s) => s.worker.terminate()));
   }
 
-  private ensureStarted(): void {
-    if (this.slots.length) return;
-    for (let i = 0; i < this.threads; i++) this.slots.push(this.spawn());
+  /** Fill the pool up to `threads` workers; false once workers keep dying (checks stay inline). */
+  private ensureStarted(): boolean {
+    if (this.deaths >= MAX_DEATHS) return false;
+    while (this.slots.length < this.threads) this.slots.push(this.spawn());
+    return true;
   }
 
   private spawn(): Slot {
@@ -109,11 +114,15 @@ export class VerifyPool {
       slot.pending.delete(r.id);
       p?.resolve(r.ok);
     });
+    // A dead worker's batches are checked inline (verify() catches the rejection); it is
+    // replaced at the next batch, not here, so a worker that cannot start does not spin.
     const fail = (err: Error) => {
       for (const p of slot.pending.values()) p.reject(err);
       slot.pending.clear();
       const i = this.slots.indexOf(slot);
-      if (i >= 0 && !this.closed) this.slots[i] = this.spawn();
+      if (i < 0) return;
+      this.slots.splice(i, 1);
+      if (!this.closed) this.deaths++;
     };
     worker.on("error", fail);
     worker.on("exit", (code) => fail(new Error(`verify worker exited with code ${code}`)));

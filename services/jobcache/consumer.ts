@@ -61,6 +61,14 @@ const MAX_BATCH_BYTES = 32 * 1024 * 1024;
 /** Order broke within a session: restart it from the database cursor. */
 class ResyncNeeded extends Error {}
 
+/** A write failed for a reason other than the batch's values: resume from the database cursor. */
+class DatabaseInterrupted extends NatriumError {
+  constructor(where: string, cause: unknown) {
+    // describe() appends the cause's own message.
+    super("database_unavailable", `cannot write to the job cache database at ${where} (resuming from its cursor once it answers)`, { cause });
+  }
+}
+
 export interface CaughtUp {
   lastSeq: number;
   streamLastSeq: number;
@@ -126,10 +134,12 @@ export class Projector {
 
   private async loop(): Promise<void> {
     let backoff = 250;
+    let failures = 0;
     while (!this.halted) {
       try {
         await this.session();
         backoff = 250;
+        failures = 0;
       } catch (err) {
         if (this.halted) break;
         if (err instanceof ResyncNeeded) {
@@ -137,7 +147,8 @@ export class Projector {
           this.forceRecreate = true;
           continue;
         }
-        this.o.log.warn("consuming failed; retrying", { error: describe(err), retry_ms: backoff });
+        // A database or NATS outage fails every attempt: say so at the first and every tenth.
+        if (failures++ % 10 === 0) this.o.log.warn("consuming failed; retrying", { error: describe(err), attempt: failures, retry_ms: backoff });
         await sleep(backoff, this.wake.signal);
         backoff = Math.min(backoff * 2, 5000);
       }
@@ -169,7 +180,12 @@ export class Projector {
       }
     })().catch(() => {});
     this.o.log.info("consuming events", { stream: s.stream, consumer: s.jobcacheConsumer, from_seq: this.cursor + 1 });
-    await this.pump(msgs);
+    try {
+      await this.pump(msgs);
+    } finally {
+      // A session that ends on an error must not leave its reader pulling beside the next one's.
+      await stopConsuming(msgs);
+    }
   }
 
   private consumerConfig(): Partial<ConsumerConfig> {
@@ -301,16 +317,16 @@ export class Projector {
     const late = fresh.find((m) => m.redelivered);
     if (late) throw new ResyncNeeded(`event ${late.seq} was delivered again after later ones`);
     const t0 = performance.now();
-    if (fresh.length) await this.writeWithRetry(fresh, verified);
+    if (fresh.length) await this.writeBatch(fresh, verified);
     this.o.log.trace("batch committed", { messages: batch.length, projected: fresh.length, last_seq: this.cursor, ms: Math.round(performance.now() - t0) });
     // After the commit: a crash before this line means redelivery, which the cursor absorbs.
     batch[batch.length - 1].ack();
   }
 
-  private async writeWithRetry(msgs: JsMsg[], verified: Promise<Set<number>>): Promise<void> {
+  private async writeBatch(msgs: JsMsg[], verified: Promise<Set<number>>): Promise<void> {
     const raws = msgs.map(toRaw);
     let oneByOne = false;
-    for (let attempt = 1; ; attempt++) {
+    for (;;) {
       const pending = raws.filter((r) => r.seq > this.cursor);
       if (!pending.length) return;
       try {
@@ -327,12 +343,11 @@ export class Projector {
           continue;
         }
         if (this.halted) throw err;
-        if (attempt === 1 || attempt % 10 === 0) {
-          this.o.log.warn("cannot write to the job cache database; retrying", { database: this.o.store.where, attempt, error: describe(err) });
-        }
-        for (const m of msgs) m.working(); // keep JetStream from redelivering meanwhile
-        await sleep(Math.min(100 * 2 ** Math.min(attempt, 6), 5000), this.wake.signal);
-        if (this.halted) throw err;
+        // Not the batch's fault: the database failed (connection lost, server restarting). A
+        // server that crashed may have lost its last commits (synchronous_commit is off, see
+        // store.ts), acknowledged already: only the database's own cursor can say where to
+        // resume, so the session starts again from it once the database answers.
+        throw new DatabaseInterrupted(this.o.store.where, err);
       }
     }
   }

@@ -11,6 +11,9 @@ export interface PgServer {
   port: number;
   dir: string;
   proc: ChildProcess;
+  /** Stop the server as a crash would (SIGQUIT); start() brings it back on the same data. */
+  crash(): Promise<void>;
+  start(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -47,31 +50,45 @@ export async function startPostgres(): Promise<PgServer> {
     encoding: "utf8",
   });
   if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr || init.error}`);
-  const proc = spawn(
-    postgres,
-    ["-D", data, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-c", `unix_socket_directories=${dir}`,
-      "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200"],
-    { ...user, stdio: ["ignore", "ignore", "pipe"] },
-  );
-  let err = "";
-  proc.stderr!.on("data", (d) => { err = (err + d).slice(-4000); });
-  await waitFor(`postgres on ${port}`, () => {
-    if (proc.exitCode !== null) throw new Error(`postgres exited: ${err}`);
-    const r = spawnSync(join(bin, "pg_isready"), ["-h", "127.0.0.1", "-p", String(port)]);
-    return r.status === 0 ? true : undefined;
-  }, 30_000, 100);
-  return {
+  const launch = async (): Promise<ChildProcess> => {
+    const proc = spawn(
+      postgres,
+      ["-D", data, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-c", `unix_socket_directories=${dir}`,
+        "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200"],
+      { ...user, stdio: ["ignore", "ignore", "pipe"] },
+    );
+    let err = "";
+    proc.stderr!.on("data", (d) => { err = (err + d).slice(-4000); });
+    await waitFor(`postgres on ${port}`, () => {
+      if (proc.exitCode !== null) throw new Error(`postgres exited: ${err}`);
+      const r = spawnSync(join(bin, "pg_isready"), ["-h", "127.0.0.1", "-p", String(port)]);
+      return r.status === 0 ? true : undefined;
+    }, 30_000, 100);
+    return proc;
+  };
+  const exit = async (proc: ChildProcess, signal: NodeJS.Signals): Promise<void> => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise((r) => proc.once("exit", r));
+    proc.kill(signal);
+    await exited;
+  };
+  const server: PgServer = {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
     dir,
-    proc,
+    proc: await launch(),
+    async crash() {
+      // Immediate shutdown: no checkpoint and no flush of WAL buffers; the next start runs
+      // crash recovery, as after a power cut (async commits not yet written are gone).
+      await exit(server.proc, "SIGQUIT");
+    },
+    async start() {
+      server.proc = await launch();
+    },
     async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        const exited = new Promise((r) => proc.once("exit", r));
-        proc.kill("SIGINT"); // fast shutdown
-        await exited;
-      }
+      await exit(server.proc, "SIGINT"); // fast shutdown
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  return server;
 }

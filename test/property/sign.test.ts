@@ -77,6 +77,12 @@ test("sign - VerifyPool checks a batch across its workers and survives a worker'
     assert.equal(workers.length, 2);
     await workers[0].worker.terminate();
     assert.deepEqual(await pool.verify(tampered), want);
+    // Both at once, twice: each batch is still answered in full, by replacements or inline.
+    for (let round = 0; round < 2; round++) {
+      const live = (pool as unknown as { slots: { worker: { terminate(): Promise<number> } }[] }).slots;
+      await Promise.all(live.map((s) => s.worker.terminate()));
+      assert.deepEqual(await pool.verify(tampered), want);
+    }
   } finally {
     await pool.close();
   }
