@@ -141,6 +141,35 @@ function isNotFound(err: unknown): boolean {
   return /not found/i.test(String((err as Error)?.message ?? err));
 }
 
+/** A JetStream API "not found" (404): no such stream, consumer or message. */
+export function isJsNotFound(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown; api_error?: { code?: number } };
+  return e?.api_error?.code === 404 || e?.code === 404 || /not found/i.test(String(e?.message ?? err));
+}
+
+/**
+ * Delete a consumer; false if there was none. nats-server releases without its PR #7886 (the
+ * Debian package, 2.9, among them) can fail a delete with "unlinkat …: directory not empty"
+ * when the consumer's state is written as its directory is removed, e.g. while a returner
+ * acknowledges; seen in CI on `returners reset`. The delete is tried again, as the fix does.
+ */
+export async function deleteConsumer(jsm: JetStreamManager, stream: string, name: string): Promise<boolean> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await jsm.consumers.delete(stream, name);
+      return true;
+    } catch (err) {
+      // After a failed first attempt the server may already have dropped the consumer itself.
+      if (isJsNotFound(err)) return attempt > 1;
+      if (attempt < 6 && /directory not empty/i.test(String((err as Error)?.message ?? err))) {
+        await sleep(50 * attempt);
+        continue;
+      }
+      throw err;
+    }
+  }
+}
+
 export interface Buckets {
   keys: KV;
   minions: KV;

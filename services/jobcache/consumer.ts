@@ -26,7 +26,7 @@ import {
 import { H } from "../../contracts/message.js";
 import type { Subjects } from "../../contracts/subjects.js";
 import { NatriumError } from "../../contracts/errors.js";
-import { sleep, stopConsuming } from "../common/bus.js";
+import { deleteConsumer, isJsNotFound, sleep, stopConsuming } from "../common/bus.js";
 import type { Logger } from "../common/log.js";
 import { emptyState, needsEidLookup, preverify, project, refusalRow, AuditKinds, emptyRows, type ProjectionState, type RawMessage, type Trust } from "./projection.js";
 import { alreadyProjected, loadState, rewindTo, truncateAll, writeRows } from "./writer.js";
@@ -214,7 +214,7 @@ export class Projector {
     try {
       info = await jsm.consumers.info(s.stream, s.jobcacheConsumer);
     } catch (err) {
-      if (!isNotFound(err)) throw err;
+      if (!isJsNotFound(err)) throw err;
     }
     const atCursor =
       info &&
@@ -231,9 +231,7 @@ export class Projector {
         consumer_ack_floor: info.ack_floor.stream_seq,
         unacked: info.num_ack_pending,
       });
-      await jsm.consumers.delete(s.stream, s.jobcacheConsumer).catch((err) => {
-        if (!isNotFound(err)) throw err;
-      });
+      await deleteConsumer(jsm, s.stream, s.jobcacheConsumer);
     }
     await jsm.consumers.add(s.stream, this.consumerConfig());
     this.forceRecreate = false;
@@ -253,7 +251,7 @@ export class Projector {
         }
         return;
       } catch (err) {
-        if (!isNotFound(err)) throw err;
+        if (!isJsNotFound(err)) throw err;
       }
       if (attempt === 1 || attempt % 60 === 0) this.o.log.info("waiting for the events stream (start the master)", { stream: s.stream });
       await sleep(500, this.wake.signal);
@@ -424,9 +422,7 @@ export class Projector {
         this.o.log.info("rebuild: tables wound back; replaying the stream", { from_seq: fromSeq });
       } else {
         await truncateAll(this.o.store.db);
-        await jsm.consumers.delete(s.stream, s.jobcacheConsumer).catch((err) => {
-          if (!isNotFound(err)) throw err;
-        });
+        await deleteConsumer(jsm, s.stream, s.jobcacheConsumer);
         this.o.log.info("rebuild: tables emptied; replaying the stream");
       }
       this.state = emptyState();
@@ -461,7 +457,3 @@ function toRaw(m: JsMsg): RawMessage {
   return { seq: m.seq, subject: m.subject, data: m.data, headers: m.headers, time: Math.floor(Number(m.info.timestampNanos) / 1_000_000) };
 }
 
-function isNotFound(err: unknown): boolean {
-  const e = err as { code?: unknown; message?: unknown; api_error?: { code?: number } };
-  return e?.api_error?.code === 404 || e?.code === 404 || /not found/i.test(String(e?.message ?? err));
-}

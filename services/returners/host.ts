@@ -16,7 +16,7 @@ import type { KV } from "@nats-io/kv";
 import type { Subjects } from "../../contracts/subjects.js";
 import type { ReturnerMode } from "../../contracts/returners.js";
 import { returnerDurable } from "../../contracts/permissions.js";
-import { sleep, stopConsuming } from "../common/bus.js";
+import { isJsNotFound, sleep, stopConsuming } from "../common/bus.js";
 import type { Logger } from "../common/log.js";
 import type { RawMessage } from "../jobcache/projection.js";
 import { publishDeadLetter } from "./deadletter.js";
@@ -73,6 +73,9 @@ interface Item {
 }
 
 const FACTS_CACHE = 20_000;
+
+/** How long a host waits before making its deleted durable again (see ensureDurable). */
+const RECREATE_AFTER_MS = 2000;
 
 export class ReturnerHost {
   private readonly js: JetStreamClient;
@@ -168,8 +171,21 @@ export class ReturnerHost {
     }
   }
 
-  private async ensureDurable(): Promise<void> {
+  private async ensureDurable(again = false): Promise<void> {
     const o = this.o;
+    if (again) {
+      const exists = await this.jsm!.consumers.info(o.s.stream, this.durable).then(
+        () => true,
+        (err) => {
+          if (isJsNotFound(err)) return false;
+          throw err;
+        },
+      );
+      // Gone under a running host. `returners reset` deletes the durable and adds it again at
+      // its new start point: give it the time to, rather than race it back in at ours.
+      if (!exists) await sleep(RECREATE_AFTER_MS, this.abort.signal);
+      if (this.halted) return;
+    }
     const { created, info } = await ensureDurable(this.jsm!, o.s, durableConfig(o.s, o.name, o.from, o.ackWaitSec, Math.max(o.batchSize * 4, 1000)));
     o.log.info(created ? "durable consumer created" : "durable consumer found", { consumer: this.durable, pending: info.num_pending, from: created ? o.from : undefined });
   }
@@ -180,7 +196,7 @@ export class ReturnerHost {
     while (!this.halted) {
       try {
         // Deleted under a running host (`returners remove`, or by hand): made again at `from`.
-        if (!first) await this.ensureDurable();
+        if (!first) await this.ensureDurable(true);
         first = false;
         const c = await this.js.consumers.get(this.o.s.stream, this.durable);
         const msgs = await c.consume({ max_messages: Math.max(this.o.batchSize * 2, 200) });

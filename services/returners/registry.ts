@@ -13,6 +13,7 @@ import { NatriumError } from "../../contracts/errors.js";
 import { returnerDurable } from "../../contracts/permissions.js";
 import { returnerKeys, returnerSettings, returnerStatus, type ReturnerInfo, type ReturnerSettings, type ReturnerStatus } from "../../contracts/returners.js";
 import type { Subjects } from "../../contracts/subjects.js";
+import { deleteConsumer, isJsNotFound } from "../common/bus.js";
 
 export class ReturnerStoreError extends NatriumError {
   constructor(what: string, cause: unknown) {
@@ -34,10 +35,6 @@ export class UnknownReturnerError extends NatriumError {
 
 const DEAD_DUPLICATE_WINDOW_SEC = 120;
 
-function isNotFound(err: unknown): boolean {
-  const e = err as { code?: unknown; message?: unknown; api_error?: { code?: number } };
-  return e?.api_error?.code === 404 || e?.code === 404 || /not found/i.test(String(e?.message ?? err));
-}
 
 /** The dead-letter stream's settings: kept until someone purges them (`returners remove`, or by hand). */
 export function deadStreamConfig(s: Subjects, replicas = 1): Partial<StreamConfig> & { name: string } {
@@ -57,7 +54,7 @@ export async function ensureReturnerStores(nc: NatsConnection, jsm: JetStreamMan
   try {
     await jsm.streams.info(s.deadStream);
   } catch (err) {
-    if (!isNotFound(err)) throw err;
+    if (!isJsNotFound(err)) throw err;
     try {
       await jsm.streams.add(deadStreamConfig(s, replicas));
     } catch (e2) {
@@ -79,7 +76,7 @@ export async function bucketExists(jsm: JetStreamManager, s: Subjects): Promise<
     await jsm.streams.info(`KV_${s.returnersBucket}`);
     return true;
   } catch (err) {
-    if (isNotFound(err)) return false;
+    if (isJsNotFound(err)) return false;
     throw err;
   }
 }
@@ -126,7 +123,7 @@ export async function ensureDurable(jsm: JetStreamManager, s: Subjects, cfg: Par
     }
     return { info, created: false };
   } catch (err) {
-    if (!isNotFound(err)) throw err;
+    if (!isJsNotFound(err)) throw err;
   }
   return { info: await jsm.consumers.add(s.stream, cfg), created: true };
 }
@@ -158,7 +155,7 @@ export async function deadCounts(jsm: JetStreamManager, s: Subjects): Promise<Ma
   try {
     si = await jsm.streams.info(s.deadStream, { subjects_filter: s.allDead });
   } catch (err) {
-    if (isNotFound(err)) return out;
+    if (isJsNotFound(err)) return out;
     throw err;
   }
   for (const [subj, n] of Object.entries(si.state.subjects ?? {})) {
@@ -222,13 +219,7 @@ export async function listReturners(jsm: JetStreamManager, kv: KV | undefined, s
 
 /** Delete the durable, the records and the dead letters (unless `keepDead`). True if anything was there. */
 export async function removeReturner(jsm: JetStreamManager, kv: KV | undefined, s: Subjects, name: string, keepDead: boolean): Promise<boolean> {
-  let found = false;
-  try {
-    await jsm.consumers.delete(s.stream, returnerDurable(name));
-    found = true;
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-  }
+  let found = await deleteConsumer(jsm, s.stream, returnerDurable(name));
   if (kv) {
     if ((await kv.get(returnerKeys.settings(name)))?.operation === "PUT") found = true;
     await kv.purge(returnerKeys.settings(name));
@@ -238,7 +229,7 @@ export async function removeReturner(jsm: JetStreamManager, kv: KV | undefined, 
     try {
       await jsm.streams.purge(s.deadStream, { filter: s.deadLetters(name) });
     } catch (err) {
-      if (!isNotFound(err)) throw err;
+      if (!isJsNotFound(err)) throw err;
     }
   }
   return found;

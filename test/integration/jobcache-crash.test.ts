@@ -42,6 +42,28 @@ async function assertExactlyOnce(sql: postgres.Sql, nc: NatsConnection, s: Subje
   assert.equal(ci.num_pending, 0);
 }
 
+/** Until the 50 jobs of prepare() are projected. */
+async function jobsProjected(sql: postgres.Sql): Promise<void> {
+  await waitFor("the 50 jobs in Postgres", async () => {
+    const [{ n }] = await sql`select count(*)::int as n from jobs`.catch(() => [{ n: 0 }]);
+    return n === 50 ? true : undefined;
+  }, 120_000, 20);
+}
+
+/** Until all 1,000 returns are in, and the consumer has reached the end of the stream. */
+async function allProjected(sql: postgres.Sql, nc: NatsConnection, s: Subjects): Promise<void> {
+  await waitFor("all 1,000 returns in Postgres", async () => {
+    const [{ n }] = await sql`select count(*)::int as n from job_returns`;
+    return n === 1000 ? true : undefined;
+  }, 300_000, 50);
+  // Let the consumer reach the end of the stream before counting everything.
+  const streamLast = (await (await jetstreamManager(nc)).streams.info(s.stream)).state.last_seq;
+  await waitFor("the cursor at the end of the stream", async () => {
+    const [r] = await sql`select last_seq::int as n from projection`;
+    return r && r.n === streamLast ? true : undefined;
+  }, 120_000, 50);
+}
+
 /** 20 accepted minions and 50 jobs in the stream; returns for all of them, not yet published. */
 async function prepare(nc: NatsConnection, s: Subjects): Promise<{ js: JetStreamClient; returns: Sealed[] }> {
   await ensureStream(await jetstreamManager(nc), s, { maxAgeSec: 0, replicas: 1 });
@@ -82,10 +104,7 @@ test("jobcache - kill -9 while 1,000 returns are in flight: after a restart ever
     const { js, returns } = await prepare(nc, s);
     const config = writeConfig(dir, nats.url, ns, pg.url);
     child = spawnJobcache(config);
-    await waitFor("the 50 jobs in Postgres", async () => {
-      const [{ n }] = await sql`select count(*)::int as n from jobs`.catch(() => [{ n: 0 }]);
-      return n === 50 ? true : undefined;
-    }, 120_000, 20);
+    await jobsProjected(sql);
 
     const publishing = publishAll(js, returns, 50);
     const seen = await waitFor("the first returns in Postgres", async () => {
@@ -100,17 +119,7 @@ test("jobcache - kill -9 while 1,000 returns are in flight: after a restart ever
     await publishing;
 
     child = spawnJobcache(config);
-    await waitFor("all 1,000 returns in Postgres", async () => {
-      const [{ n }] = await sql`select count(*)::int as n from job_returns`;
-      return n === 1000 ? true : undefined;
-    }, 300_000, 50);
-    // Let the restarted consumer reach the end of the stream before counting everything.
-    const streamLast = (await (await jetstreamManager(nc)).streams.info(s.stream)).state.last_seq;
-    await waitFor("the cursor at the end of the stream", async () => {
-      const [r] = await sql`select last_seq::int as n from projection`;
-      return r && r.n === streamLast ? true : undefined;
-    }, 120_000, 50);
-
+    await allProjected(sql, nc, s);
     await assertExactlyOnce(sql, nc, s);
 
     // SIGTERM drains and exits 0.
@@ -145,10 +154,7 @@ test("jobcache - PostgreSQL crashes (immediate shutdown) mid-burst: after it res
   try {
     const { js, returns } = await prepare(nc, s);
     child = spawnJobcache(writeConfig(dir, nats.url, ns, pg.url));
-    await waitFor("the 50 jobs in Postgres", async () => {
-      const [{ n }] = await sql`select count(*)::int as n from jobs`.catch(() => [{ n: 0 }]);
-      return n === 50 ? true : undefined;
-    }, 120_000, 20);
+    await jobsProjected(sql);
 
     const publishing = publishAll(js, returns, 50);
     // Mid-burst, when commits come fastest.
@@ -163,12 +169,7 @@ test("jobcache - PostgreSQL crashes (immediate shutdown) mid-burst: after it res
     const afterRestart = await count();
     t.diagnostic(`returns committed before the crash: ≥ ${beforeCrash}; in the tables after recovery: ${afterRestart}`);
 
-    await waitFor("all 1,000 returns in Postgres", async () => ((await count()) === 1000 ? true : undefined), 300_000, 50);
-    const streamLast = (await (await jetstreamManager(nc)).streams.info(s.stream)).state.last_seq;
-    await waitFor("the cursor at the end of the stream", async () => {
-      const [r] = await sql`select last_seq::int as n from projection`;
-      return r && r.n === streamLast ? true : undefined;
-    }, 120_000, 50);
+    await allProjected(sql, nc, s);
     await assertExactlyOnce(sql, nc, s);
     assert.match(child.stderr(), /cannot write to the job cache database|consuming failed/, "the outage was logged");
     assert.equal(child.proc.exitCode, null, "the job cache kept running through the outage");

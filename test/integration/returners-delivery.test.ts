@@ -108,7 +108,7 @@ test("returners - a returner added after 5,000 jobs with --from start backfills 
     // (pending was 0 when it settled; nats-server 2.9 may count one transiently right after)
     // Reset: the running returner replays from a sequence in the middle, then everything again.
     const half = await cliJson<{ pending: number }>(["returners", "reset", "late", "--from", "7501", "--url", fx.nats.url, "--ns", ns], { cwd: fx.tmp });
-    assert.equal(half.code, 0, half.stderr);
+    assert.equal(half.code, 0, half.stderr + JSON.stringify(half.data));
     assert.equal(half.data.pending, 15_000 - 7500);
     await settled(bus, "late");
     const again = jsonlEids(path);

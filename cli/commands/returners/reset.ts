@@ -4,6 +4,7 @@ import { returnerDurable } from "../../../contracts/permissions.js";
 import { checkReturnerName } from "../../../contracts/subjects.js";
 import { returnerAdmin } from "../../lib/returners.js";
 import { deliverFrom, durableConfig, UnknownReturnerError } from "../../../services/returners/registry.js";
+import { deleteConsumer } from "../../../services/common/bus.js";
 
 export default class ReturnersReset extends StackCommand {
   static summary = "Move a returner's position: replay from the stream's start, a time or a sequence, or skip to now";
@@ -28,9 +29,22 @@ export default class ReturnersReset extends StackCommand {
     const durable = returnerDurable(name);
     const old = await jsm.consumers.info(c.s.stream, durable).catch(() => undefined);
     if (!old) throw new UnknownReturnerError(name);
-    await jsm.consumers.delete(c.s.stream, durable);
     // The host's tuning (ack_wait, max_ack_pending) is kept; only the position changes.
-    const info = await jsm.consumers.add(c.s.stream, durableConfig(c.s, name, flags.from, Math.round((old.config.ack_wait ?? 30e9) / 1e9), old.config.max_ack_pending ?? 1000));
+    const cfg = durableConfig(c.s, name, flags.from, Math.round((old.config.ack_wait ?? 30e9) / 1e9), old.config.max_ack_pending ?? 1000);
+    let info;
+    for (let attempt = 1; ; attempt++) {
+      await deleteConsumer(jsm, c.s.stream, durable);
+      try {
+        info = await jsm.consumers.add(c.s.stream, cfg);
+        break;
+      } catch (err) {
+        // A running host makes its durable again, at its own start point, the moment it is
+        // gone; when it does so between the delete and the add, the add cannot change the
+        // start point of the durable it finds: delete that one too.
+        if (attempt < 5 && /can not be updated|already in use|already exists/i.test(String((err as Error)?.message ?? err))) continue;
+        throw err;
+      }
+    }
     if (!this.jsonEnabled()) this.log(`Returner ${name} reset: consumer ${durable} reads from ${flags.from}, ${info.num_pending} events to deliver.`);
     return { name, consumer: durable, from: flags.from, pending: info.num_pending };
   }
