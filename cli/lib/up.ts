@@ -35,8 +35,8 @@ interface Child {
   logFile: string;
 }
 
-const here = fileURLToPath(new URL(".", import.meta.url));
-const serviceMain = (svc: string) => resolve(here, "../../services", svc, "main.js");
+// Through package.json's import map: this code may run from a bundle chunk anywhere under dist/.
+const serviceMain = (svc: string) => fileURLToPath(import.meta.resolve(`#natrium/services/${svc}/main.js`));
 
 function portFree(port: number): Promise<boolean> {
   return new Promise((r) => {
