@@ -3,7 +3,7 @@
 // errors. Nothing here spells a subject; the builders in contracts/ do.
 
 import { connect, headers as natsHeaders, type NatsConnection, type Msg, type MsgHdrs } from "@nats-io/transport-node";
-import { type JetStreamClient, type JetStreamManager, type PubAck, type StreamConfig } from "@nats-io/jetstream";
+import { type ConsumerMessages, type JetStreamClient, type JetStreamManager, type PubAck, type StreamConfig } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { encode, decode } from "../../contracts/codec.js";
 import { H, type Sealed } from "../../contracts/message.js";
@@ -127,7 +127,7 @@ async function addOrUpdate(jsm: JetStreamManager, cfg: Partial<StreamConfig> & {
     await jsm.streams.info(cfg.name);
     await jsm.streams.update(cfg.name, cfg);
   } catch (err) {
-    if (!isNotFound(err)) throw err;
+    if (!isJsNotFound(err)) throw err;
     try {
       await jsm.streams.add(cfg);
     } catch (e2) {
@@ -135,10 +135,6 @@ async function addOrUpdate(jsm: JetStreamManager, cfg: Partial<StreamConfig> & {
       if (!/already in use|exists/i.test(String((e2 as Error).message))) throw e2;
     }
   }
-}
-
-function isNotFound(err: unknown): boolean {
-  return /not found/i.test(String((err as Error)?.message ?? err));
 }
 
 /** A JetStream API "not found" (404): no such stream, consumer or message. */
@@ -291,6 +287,18 @@ function decodeReply<T>(m: Msg, subject: string): T {
     throw new RemoteError(e.code, e.message, subject);
   }
   return data as T;
+}
+
+/**
+ * Call `gone` when the consumer (or its stream) a `consume()` reads is deleted under it. The
+ * caller's read loop then ends and makes the consumer again, each in its own way.
+ */
+export function whenConsumerGone(msgs: ConsumerMessages, gone: (status: string) => Promise<void> | void): void {
+  (async () => {
+    for await (const st of msgs.status()) {
+      if (st.type === "consumer_deleted" || st.type === "consumer_not_found" || st.type === "stream_not_found") await gone(st.type);
+    }
+  })().catch(() => {});
 }
 
 /**

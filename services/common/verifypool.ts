@@ -68,7 +68,7 @@ export class VerifyPool {
       if (pub && sig) packed.push({ index: i, pub, sig });
     }
     if (packed.length < INLINE_BELOW || this.closed || !this.ensureStarted()) {
-      for (const p of packed) out[p.index] = verifyRaw(p.pub, signed(items[p.index]), p.sig);
+      for (const p of packed) out[p.index] = verifyRaw(p.pub, signedBytes(items[p.index].subject, items[p.index].payload), p.sig);
       return out;
     }
     const per = Math.ceil(packed.length / this.slots.length);
@@ -82,7 +82,7 @@ export class VerifyPool {
           ok = await this.send(slot, job);
         } catch {
           // A worker that died takes no batch with it: its share is checked here instead.
-          ok = Uint8Array.from(share, (p) => (verifyRaw(p.pub, signed(items[p.index]), p.sig) ? 1 : 0));
+          ok = Uint8Array.from(share, (p) => (verifyRaw(p.pub, signedBytes(items[p.index].subject, items[p.index].payload), p.sig) ? 1 : 0));
         }
         share.forEach((p, k) => (out[p.index] = ok[k] === 1));
       }),
@@ -135,10 +135,6 @@ export class VerifyPool {
       slot.worker.postMessage(job, [job.buf, job.offsets.buffer as ArrayBuffer]);
     });
   }
-}
-
-function signed(it: Signed): Buffer {
-  return signedBytes(it.subject, it.payload);
 }
 
 function pack(records: { pub: Buffer; sig: Buffer; item: Signed }[], id: number): VerifyJob {

@@ -26,7 +26,7 @@ import {
 import { H } from "../../contracts/message.js";
 import type { Subjects } from "../../contracts/subjects.js";
 import { NatriumError } from "../../contracts/errors.js";
-import { deleteConsumer, isJsNotFound, sleep, stopConsuming } from "../common/bus.js";
+import { deleteConsumer, isJsNotFound, sleep, stopConsuming, whenConsumerGone } from "../common/bus.js";
 import type { Logger } from "../common/log.js";
 import { emptyState, needsEidLookup, preverify, project, refusalRow, AuditKinds, emptyRows, type ProjectionState, type RawMessage, type Trust } from "./projection.js";
 import { alreadyProjected, loadState, rewindTo, truncateAll, writeRows } from "./writer.js";
@@ -170,15 +170,11 @@ export class Projector {
       await stopConsuming(msgs);
       return;
     }
-    (async () => {
-      for await (const st of msgs.status()) {
-        if (st.type === "consumer_deleted" || st.type === "consumer_not_found" || st.type === "stream_not_found") {
-          this.o.log.warn("the job cache consumer went away; recreating it", { status: st.type });
-          this.forceRecreate = true;
-          await msgs.close();
-        }
-      }
-    })().catch(() => {});
+    whenConsumerGone(msgs, async (status) => {
+      this.o.log.warn("the job cache consumer went away; recreating it", { status });
+      this.forceRecreate = true;
+      await msgs.close();
+    });
     this.o.log.info("consuming events", { stream: s.stream, consumer: s.jobcacheConsumer, from_seq: this.cursor + 1 });
     try {
       await this.pump(msgs);
@@ -260,16 +256,19 @@ export class Projector {
 
   /**
    * Read messages into batches: up to batch_size, or what arrived within batch_wait_ms. Batch
-   * N+1 is gathered and its signatures checked (on the thread pool) while batch N is written:
-   * commits stay strictly in order, one at a time.
+   * N+1 is gathered and its signatures checked (VerifyPool's workers) while batch N is
+   * written: commits stay strictly in order, one at a time.
    */
   private async pump(msgs: ConsumerMessages): Promise<void> {
     let writing: Promise<void> = Promise.resolve();
     try {
       await this.gather(msgs, async (batch) => {
-        const verified = preverify(this.pool, batch.filter((m) => m.seq > this.cursor).map(toRaw));
+        // Batches come in stream order, so what is past the cursor now still is at commit time.
+        const fresh = batch.filter((m) => m.seq > this.cursor);
+        const raws = fresh.map(toRaw);
+        const verified = preverify(this.pool, raws);
         await writing;
-        writing = this.commit(batch, verified);
+        writing = this.commit(batch, fresh, raws, verified);
         // A failed commit must surface at the next batch, not as an unhandled rejection.
         writing.catch(() => {});
       });
@@ -310,19 +309,17 @@ export class Projector {
     }
   }
 
-  private async commit(batch: JsMsg[], verified: Promise<Set<number>>): Promise<void> {
-    const fresh = batch.filter((m) => m.seq > this.cursor);
+  private async commit(batch: JsMsg[], fresh: JsMsg[], raws: RawMessage[], verified: Promise<Set<number>>): Promise<void> {
     const late = fresh.find((m) => m.redelivered);
     if (late) throw new ResyncNeeded(`event ${late.seq} was delivered again after later ones`);
     const t0 = performance.now();
-    if (fresh.length) await this.writeBatch(fresh, verified);
+    if (raws.length) await this.writeBatch(raws, verified);
     this.o.log.trace("batch committed", { messages: batch.length, projected: fresh.length, last_seq: this.cursor, ms: Math.round(performance.now() - t0) });
     // After the commit: a crash before this line means redelivery, which the cursor absorbs.
     batch[batch.length - 1].ack();
   }
 
-  private async writeBatch(msgs: JsMsg[], verified: Promise<Set<number>>): Promise<void> {
-    const raws = msgs.map(toRaw);
+  private async writeBatch(raws: RawMessage[], verified: Promise<Set<number>>): Promise<void> {
     let oneByOne = false;
     for (;;) {
       const pending = raws.filter((r) => r.seq > this.cursor);

@@ -16,7 +16,7 @@ import type { KV } from "@nats-io/kv";
 import type { Subjects } from "../../contracts/subjects.js";
 import type { ReturnerMode } from "../../contracts/returners.js";
 import { returnerDurable } from "../../contracts/permissions.js";
-import { isJsNotFound, sleep, stopConsuming } from "../common/bus.js";
+import { isJsNotFound, sleep, stopConsuming, whenConsumerGone } from "../common/bus.js";
 import type { Logger } from "../common/log.js";
 import type { RawMessage } from "../jobcache/projection.js";
 import { publishDeadLetter } from "./deadletter.js";
@@ -205,14 +205,10 @@ export class ReturnerHost {
           await stopConsuming(msgs);
           break;
         }
-        (async () => {
-          for await (const st of msgs.status()) {
-            if (st.type === "consumer_deleted" || st.type === "consumer_not_found" || st.type === "stream_not_found") {
-              this.o.log.warn("the returner's consumer went away; making it again", { status: st.type, consumer: this.durable, from: this.o.from });
-              await msgs.close();
-            }
-          }
-        })().catch(() => {});
+        whenConsumerGone(msgs, async (status) => {
+          this.o.log.warn("the returner's consumer went away; making it again", { status, consumer: this.durable, from: this.o.from });
+          await msgs.close();
+        });
         this.o.log.info("consuming", { stream: this.o.s.stream, consumer: this.durable, mode: this.o.mode });
         await this.gather(msgs);
         backoff = 250;
