@@ -16,7 +16,8 @@ import { natsAuth } from "../common/natsauth.js";
 import type { Logger } from "../common/log.js";
 import { JobcacheConfig } from "./config.js";
 import { openStore, describe, type Store } from "./store.js";
-import { Projector } from "./consumer.js";
+import { OrderedHost } from "../returners/ordered.js";
+import { JobcacheReturner } from "./returner.js";
 import { serveQueries } from "./queries.js";
 import { scheduleRetention } from "./retention.js";
 import { schedulePartitions } from "./partitions.js";
@@ -56,7 +57,7 @@ export async function runJobcache(opts: RunJobcacheOptions = {}): Promise<void> 
   let nc: NatsConnection | undefined;
   let store: Store | undefined;
   let master: MasterKey | undefined;
-  let projector: Projector | undefined;
+  let projector: OrderedHost | undefined;
   try {
     log.info("starting", { nats_url: cfg.nats_url, store: cfg.database_url ? "postgres" : "pglite" });
     nc = await connectWithRetry(cfg.nats_url, natsAuth(s, { role: "jobcache" }, { seedFile: cfg.nats_seed }), log, stop.signal);
@@ -70,11 +71,14 @@ export async function runJobcache(opts: RunJobcacheOptions = {}): Promise<void> 
       throw err;
     });
     if (!master || stop.signal.aborted) return;
-    const p = new Projector({
+    // The job cache is an ordered returner (services/returners/sdk.ts) on the SDK's host.
+    const p = new OrderedHost({
       nc,
-      subjects: s,
-      store: st,
-      master,
+      s,
+      name: "jobcache",
+      durable: s.jobcacheConsumer,
+      module: new JobcacheReturner({ subjects: s, store: st, master, log }),
+      label: "the job cache",
       log,
       batchSize: cfg.batch_size,
       batchWaitMs: cfg.batch_wait_ms,

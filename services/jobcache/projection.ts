@@ -7,7 +7,8 @@
 //   evolve(rows, state, seq, event) -> the rows and key state the event adds
 //   project(...) = both over a batch, in stream order
 
-import { open, H, type HeaderSource, type Opened } from "../../contracts/message.js";
+import { open, H, type Opened } from "../../contracts/message.js";
+import type { StreamMessage } from "../returners/sdk.js";
 import { parseSubject, type KeyState } from "../../contracts/subjects.js";
 import { verify } from "../../contracts/sign.js";
 import type { VerifyPool } from "../common/verifypool.js";
@@ -31,16 +32,8 @@ export const AuditKinds = {
 } as const;
 export type AuditKind = (typeof AuditKinds)[keyof typeof AuditKinds];
 
-/** One message as it came off the stream. */
-export interface RawMessage {
-  /** Stream sequence. */
-  seq: number;
-  subject: string;
-  data: Uint8Array;
-  headers?: HeaderSource;
-  /** The stream's timestamp for the message, ms since the epoch. */
-  time: number;
-}
+/** One message as it came off the stream (the ordered returner SDK's StreamMessage). */
+export type RawMessage = StreamMessage;
 
 export interface MinionKey {
   state: KeyState;

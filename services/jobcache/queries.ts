@@ -25,7 +25,7 @@ import { serve } from "../common/bus.js";
 import type { Logger } from "../common/log.js";
 import { audit, events, jobReturns, jobs, minions, projection, type Job } from "../../migrations/schema.js";
 import type { Db, Store } from "./store.js";
-import type { Projector } from "./consumer.js";
+import type { OrderedHost } from "../returners/ordered.js";
 
 export const QUEUE_GROUP = "jobcache";
 const DEFAULT_LIMIT = 50;
@@ -233,7 +233,7 @@ async function streamLastSeq(nc: NatsConnection, s: Subjects): Promise<number> {
   }
 }
 
-export async function status(db: Db, store: Store, nc: NatsConnection, s: Subjects, projector?: Projector): Promise<StatusReply> {
+export async function status(db: Db, store: Store, nc: NatsConnection, s: Subjects, projector?: OrderedHost): Promise<StatusReply> {
   // The cursor is read before the counts, so the counts cover at least what last_seq says.
   let lastSeq = projector?.lastSeq;
   if (lastSeq === undefined) {
@@ -257,7 +257,7 @@ export async function status(db: Db, store: Store, nc: NatsConnection, s: Subjec
   };
 }
 
-export async function rebuild(db: Db, projector: Projector | undefined, fromSeq?: number): Promise<RebuildReply> {
+export async function rebuild(db: Db, projector: OrderedHost | undefined, fromSeq?: number): Promise<RebuildReply> {
   if (!projector) throw new NatriumError("not_ready", "the job cache is still starting (waiting for the master key or the stream)");
   const t0 = performance.now();
   const r = await projector.rebuild(fromSeq);
@@ -275,7 +275,7 @@ export async function rebuild(db: Db, projector: Projector | undefined, fromSeq?
 }
 
 /** Answer `{ns}.cache.{jobs,job,status,rebuild}`. `projector()` is undefined until consuming starts. */
-export function serveQueries(nc: NatsConnection, s: Subjects, store: Store, projector: () => Projector | undefined, log: Logger): void {
+export function serveQueries(nc: NatsConnection, s: Subjects, store: Store, projector: () => OrderedHost | undefined, log: Logger): void {
   const db = store.db;
   serve(nc, s.cache("jobs"), QUEUE_GROUP, async (req) => listJobs(db, jobsQuery.parse(req)), log);
   serve(nc, s.cache("job"), QUEUE_GROUP, async (req) => showJob(db, jobQuery.parse(req).jid), log);

@@ -16,6 +16,7 @@ import { sleep } from "../common/bus.js";
 import type { Logger } from "../common/log.js";
 import * as schema from "../../migrations/schema.js";
 import { migrationsFolder, withMigrationLock } from "./migrate.js";
+import { describe } from "../common/describe.js";
 
 export type Schema = typeof schema;
 export type Db = PgDatabase<PgQueryResultHKT, Schema>;
@@ -128,10 +129,4 @@ export function isConnectionError(err: unknown): boolean {
   return false;
 }
 
-export function describe(err: unknown): string {
-  const msgs: string[] = [];
-  for (let e = err as { message?: unknown; cause?: unknown } | undefined, i = 0; e && i < 4; e = e.cause as typeof e, i++) {
-    if (typeof e.message === "string" && e.message && !msgs.includes(e.message)) msgs.push(e.message);
-  }
-  return (msgs.length ? msgs.join(": ") : String(err)).slice(0, 2000);
-}
+export { describe };

@@ -9,12 +9,12 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { H } from "../../contracts/message.js";
 import { DeadHeaders } from "../../contracts/returners.js";
 import type { DeadReason, Subjects } from "../../contracts/subjects.js";
-import type { RawMessage } from "../jobcache/projection.js";
+import type { StreamMessage } from "./sdk.js";
 
 export interface DeadLetterInput {
   name: string;
   why: DeadReason;
-  msg: RawMessage;
+  msg: StreamMessage;
   error: string;
   attempts: number;
   now: number;

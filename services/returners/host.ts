@@ -17,12 +17,13 @@ import type { Subjects } from "../../contracts/subjects.js";
 import type { ReturnerMode } from "../../contracts/returners.js";
 import { returnerDurable } from "../../contracts/permissions.js";
 import { isJsNotFound, sleep, stopConsuming, whenConsumerGone } from "../common/bus.js";
+import { gatherBatches } from "../common/batches.js";
 import type { Logger } from "../common/log.js";
-import type { RawMessage } from "../jobcache/projection.js";
+import { toStreamMessage } from "./ordered.js";
 import { publishDeadLetter } from "./deadletter.js";
 import { durableConfig, ensureDurable, ensureReturnerStores, readStatus, writeStatus } from "./registry.js";
 import { capabilities, filters, isEmpty, needsJobFacts, route, type Capabilities, type Delivery, type Filters, type JobFacts } from "./route.js";
-import type { EventRecord, ReturnerModule } from "./sdk.js";
+import type { EventRecord, ReturnerModule, StreamMessage } from "./sdk.js";
 import { KeyBook } from "./trust.js";
 import { check } from "./verify.js";
 import { queryModule, serveJobQueries } from "./queries.js";
@@ -67,7 +68,7 @@ function describe(err: unknown): string {
 
 interface Item {
   m: JsMsg;
-  raw: RawMessage;
+  raw: StreamMessage;
   d: Delivery;
   error?: unknown;
 }
@@ -222,39 +223,9 @@ export class ReturnerHost {
   }
 
   /** Batches of up to batch_size messages, or what arrived within batch_wait_ms. */
-  private async gather(msgs: ConsumerMessages): Promise<void> {
-    const it = msgs[Symbol.asyncIterator]();
-    // stop() closes the messages, which ends the iterator; should a close ever leave it
-    // pending, the abort still ends the wait, so a stopping host cannot hang here.
-    const stopped = new Promise<IteratorResult<JsMsg>>((r) => {
-      if (this.abort.signal.aborted) r({ done: true, value: undefined });
-      this.abort.signal.addEventListener("abort", () => r({ done: true, value: undefined }), { once: true });
-    });
-    let next: Promise<IteratorResult<JsMsg>> | undefined;
-    while (!this.halted) {
-      const first = await Promise.race([next ?? it.next(), stopped]);
-      next = undefined;
-      if (first.done) return;
-      const batch: JsMsg[] = [first.value];
-      let ended = false;
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), this.o.batchWaitMs)));
-      while (batch.length < this.o.batchSize) {
-        next = it.next();
-        next.catch(() => {});
-        const r = await Promise.race([next, deadline]);
-        if (r === "timeout") break;
-        next = undefined;
-        if (r.done) {
-          ended = true;
-          break;
-        }
-        batch.push(r.value);
-      }
-      clearTimeout(timer);
-      await this.process(batch);
-      if (ended) return;
-    }
+  private gather(msgs: ConsumerMessages): Promise<void> {
+    const o = this.o;
+    return gatherBatches(msgs, { batchSize: o.batchSize, batchWaitMs: o.batchWaitMs, halted: () => this.halted, signal: this.abort.signal }, (b) => this.process(b));
   }
 
   /** Keep JetStream from handing the batch to another process while the module works on it. */
@@ -303,7 +274,7 @@ export class ReturnerHost {
 
   /** Verify and route one message; undefined when it is settled already (acked, refused, or retried). */
   private async prepare(m: JsMsg): Promise<Item | undefined> {
-    const raw: RawMessage = { seq: m.seq, subject: m.subject, data: m.data, headers: m.headers, time: Math.floor(Number(m.info.timestampNanos) / 1_000_000) };
+    const raw = toStreamMessage(m);
     const attempts = m.info.deliveryCount;
     if (attempts > this.o.maxDeliver) {
       // Earlier attempts never came back (the process died on it, or outlived ack_wait): do not try again.
@@ -394,7 +365,7 @@ export class ReturnerHost {
     it.m.nak(delay);
   }
 
-  private async dead(m: JsMsg, raw: RawMessage, why: "failed" | "refused", error: string, attempts: number): Promise<void> {
+  private async dead(m: JsMsg, raw: StreamMessage, why: "failed" | "refused", error: string, attempts: number): Promise<void> {
     try {
       await publishDeadLetter(this.js, this.o.s, { name: this.o.name, why, msg: raw, error, attempts, now: Date.now() });
     } catch (err) {

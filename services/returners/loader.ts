@@ -1,12 +1,13 @@
 // Find a returner module: a built-in by name (builtins.ts), or a user's JavaScript file whose
-// default export (or the module itself) has a `returner` function.
+// default export (or the module itself) has a `returner` function, or is an ordered returner
+// (`ordered: true` with `position` and `apply`).
 
 import { existsSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { NatriumError } from "../../contracts/errors.js";
 import { builtins } from "./builtins.js";
-import type { ReturnerModule } from "./sdk.js";
+import type { AnyReturnerModule, OrderedReturnerModule, ReturnerModule } from "./sdk.js";
 
 export class ReturnerModuleError extends NatriumError {
   constructor(readonly spec: string, message: string, cause?: unknown) {
@@ -14,7 +15,7 @@ export class ReturnerModuleError extends NatriumError {
   }
 }
 
-export async function loadReturnerModule(spec: string, cwd = process.cwd()): Promise<ReturnerModule> {
+export async function loadReturnerModule(spec: string, cwd = process.cwd()): Promise<AnyReturnerModule> {
   if (!spec) throw new ReturnerModuleError(spec, `no module given: name a built-in (${Object.keys(builtins).join(", ")}) or a .js file`);
   const builtin = Object.hasOwn(builtins, spec) ? builtins[spec] : undefined;
   let ns: Record<string, unknown>;
@@ -34,9 +35,16 @@ export async function loadReturnerModule(spec: string, cwd = process.cwd()): Pro
       throw new ReturnerModuleError(spec, `cannot be loaded: ${(err as Error).message}`, err);
     }
   }
-  const m = (ns.default && typeof (ns.default as ReturnerModule).returner === "function" ? ns.default : ns) as ReturnerModule;
-  if (typeof m.returner !== "function") {
-    throw new ReturnerModuleError(spec, "exports no returner(ret) function (export default { returner(ret) { … } })");
+  const shaped = (x: unknown) => !!x && typeof x === "object" && (typeof (x as ReturnerModule).returner === "function" || (x as OrderedReturnerModule).ordered === true);
+  const m = (shaped(ns.default) ? ns.default : ns) as AnyReturnerModule;
+  if ((m as OrderedReturnerModule).ordered === true) {
+    const o = m as OrderedReturnerModule;
+    const missing = (["position", "apply"] as const).filter((k) => typeof o[k] !== "function");
+    if (missing.length) throw new ReturnerModuleError(spec, `is ordered (ordered: true) but has no ${missing.join(" or ")} function`);
+    return o;
+  }
+  if (typeof (m as ReturnerModule).returner !== "function") {
+    throw new ReturnerModuleError(spec, "exports no returner(ret) function (export default { returner(ret) { … } }), and is not an ordered returner (ordered: true, position(), apply())");
   }
   return m;
 }

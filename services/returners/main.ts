@@ -18,6 +18,10 @@ import { connectBus, sleep } from "../common/bus.js";
 import { natsAuth } from "../common/natsauth.js";
 import { ReturnerConfig } from "./config.js";
 import { ReturnerHost } from "./host.js";
+import { OrderedHost } from "./ordered.js";
+import { queryModule, serveJobQueries } from "./queries.js";
+import { isOrdered } from "./sdk.js";
+import { returnerDurable } from "../../contracts/permissions.js";
 import { loadReturnerModule } from "./loader.js";
 import { deliverFrom, ensureReturnerStores, readSettings, writeSettings } from "./registry.js";
 import { globToRegExp } from "../common/target.js";
@@ -29,7 +33,7 @@ export interface RunReturnerOptions {
   /** Stops the host like SIGTERM does (for embedding and tests). */
   signal?: AbortSignal;
   /** Called once the host consumes (tests wait for it). */
-  onStarted?: (host: ReturnerHost) => void;
+  onStarted?: (host: ReturnerHost | OrderedHost) => void;
 }
 
 /**
@@ -63,12 +67,19 @@ export async function runReturner(opts: RunReturnerOptions = {}): Promise<void> 
   const s = subjects(cfg.ns);
   const log = serviceLogger("returner", cfg.log_level, { ns: cfg.ns, returner: cfg.name });
   const module = await loadReturnerModule(cfg.module);
+  if (isOrdered(module)) {
+    // Every event reaches an ordered returner: a setting that picks some would be silently ignored.
+    const picking = (["mode", "filter_fun", "filter_minion"] as const).filter((k) => cfg[k]);
+    if (picking.length) {
+      throw new NatriumError("bad_config", `returner module "${cfg.module}" is ordered (every event, exactly once): it takes no ${picking.join(", ")}; filter in its apply() instead`);
+    }
+  }
 
   const stop = stopSignals(log, opts.signal, "unacknowledged messages come again");
   const stopped = stop.stopped;
 
   let nc: NatsConnection | undefined;
-  let host: ReturnerHost | undefined;
+  let host: ReturnerHost | OrderedHost | undefined;
   try {
     log.info("starting", { nats_url: cfg.nats_url, module: cfg.module });
     const auth = natsAuth(s, { role: "returner", name: cfg.name }, { seedFile: cfg.nats_seed });
@@ -82,6 +93,30 @@ export async function runReturner(opts: RunReturnerOptions = {}): Promise<void> 
     }
     if (!nc) return;
     const kv = await ensureReturnerStores(nc, await jetstreamManager(nc), s);
+    if (isOrdered(module)) {
+      // Registered so `returners list` shows it; its position is its own cursor, from the stream's start.
+      const registered = await readSettings(kv, cfg.name);
+      if (!registered) await writeSettings(kv, { name: cfg.name, mode: "all", from: "start", description: "ordered: every event, exactly once", ts: Date.now() });
+      host = new OrderedHost({
+        nc,
+        s,
+        name: cfg.name,
+        durable: returnerDurable(cfg.name),
+        module,
+        config: cfg.config,
+        label: `returner "${cfg.name}"`,
+        log,
+        batchSize: cfg.batch_size,
+        batchWaitMs: cfg.batch_wait_ms,
+        ackWaitSec: cfg.ack_wait_sec,
+      });
+      await host.start();
+      if (cfg.serve_queries) serveJobQueries(nc, s, cfg.name, queryModule(cfg.name, module), log);
+      log.info("returner started", { consumer: host.durable, ordered: true, last_seq: host.lastSeq });
+      opts.onStarted?.(host);
+      await stopped;
+      return;
+    }
     const { settings, changed } = resolveSettings(cfg, await readSettings(kv, cfg.name), Date.now());
     if (changed) await writeSettings(kv, settings);
     host = new ReturnerHost({
@@ -111,7 +146,7 @@ export async function runReturner(opts: RunReturnerOptions = {}): Promise<void> 
     stop.dispose();
     await host?.stop().catch((err) => log.error("stopping failed", { error: String((err as Error).message) }));
     await nc?.drain().catch(() => {});
-    log.info("stopped", host ? { ...host.stats } : {});
+    log.info("stopped", host instanceof ReturnerHost ? { ...host.stats } : host ? { last_seq: host.lastSeq } : {});
   }
 }
 

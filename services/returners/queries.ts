@@ -21,7 +21,7 @@ const DEFAULT_LIMIT = 50;
 export type QueryModule = Required<Pick<ReturnerModule, "getJid" | "getJids" | "getLoad" | "getMinions">>;
 
 /** The module, if it implements all four queries; else an error naming what is missing. */
-export function queryModule(name: string, m: ReturnerModule): QueryModule {
+export function queryModule(name: string, m: Partial<QueryModule>): QueryModule {
   const missing = (["getJid", "getJids", "getLoad", "getMinions"] as const).filter((k) => typeof m[k] !== "function");
   if (missing.length) {
     throw new NatriumError("bad_config", `returner ${name}: serve_queries needs a module with getJid, getJids, getLoad and getMinions; it lacks ${missing.join(", ")}`);

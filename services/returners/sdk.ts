@@ -7,7 +7,14 @@
 // delivers it resolved, so after a crash or a thrown error the same return comes again, with
 // the same `eid`. A returner that must not store duplicates keys its writes by `eid` (or by
 // jid + minion id, which is unique per return).
+//
+// An ordered returner (`OrderedReturnerModule`, `ordered: true`) is delivered exactly once
+// instead: it keeps its own cursor, the stream sequence of the last message it applied,
+// committed together with what it writes, and the host (ordered.ts) hands it every message of
+// the stream in order after that cursor. The job cache itself is one (services/jobcache/
+// returner.ts).
 import type { JobDone, JobPublished, JobReturned } from "../../contracts/events/job.js";
+import type { HeaderSource } from "../../contracts/message.js";
 
 /** A job return as a returner receives it: the verified `job.ret` body plus where it came from. */
 export interface ReturnRecord extends JobReturned {
@@ -36,6 +43,19 @@ export interface EventRecord {
   signer: string;
   body: Record<string, unknown>;
   /** Milliseconds since the epoch at which the stream stored it. */
+  time: number;
+}
+
+/** One message of the events stream as stored, for ordered returners: nothing checked yet. */
+export interface StreamMessage {
+  /** Stream sequence. */
+  seq: number;
+  subject: string;
+  /** The msgpack body, as signed. */
+  data: Uint8Array;
+  /** Natrium-Type, Natrium-Signer, Natrium-Sig, Nats-Msg-Id (contracts/message.ts). */
+  headers?: HeaderSource;
+  /** The stream's timestamp for the message, ms since the epoch. */
   time: number;
 }
 
@@ -90,4 +110,50 @@ export interface ReturnerModule {
   getLoad?(jid: string): JobRecord | undefined | Promise<JobRecord | undefined>;
   /** Minions that have returned anything, sorted. */
   getMinions?(): string[] | Promise<string[]>;
+}
+
+/** The job-cache queries an ordered returner may implement, as in ReturnerModule. */
+type JobQueries = Pick<ReturnerModule, "getJid" | "getJids" | "getLoad" | "getMinions">;
+
+/**
+ * An exactly-once returner. Every message of the events stream reaches `apply` once, in stream
+ * order, unverified (trust is the module's: the job cache trusts a minion's key from the key
+ * events before its returns, so only stream order gives the same answer twice). Where a
+ * module applies a batch, it must commit what the batch makes and the batch's last sequence in
+ * one transaction; `position()` reads that sequence back. After a crash, a throw or a
+ * redelivery out of order, the host asks `position()` again and goes on after it, so nothing
+ * is applied twice and nothing is skipped. The host acknowledges a batch only after `apply`
+ * resolved. There is no dead-lettering: a message the module cannot store is the module's to
+ * record (the job cache writes it to its audit table) and to count as applied.
+ */
+export interface OrderedReturnerModule extends JobQueries {
+  ordered: true;
+  description?: string;
+  setup?(ctx: ReturnerContext): void | Promise<void>;
+  /** The stream sequence of the last message applied (0: none). A throw at the host's start stops the host. */
+  position(): number | Promise<number>;
+  /**
+   * Work on a batch that needs no earlier batch applied (checking signatures): the host starts
+   * it as soon as the batch is read, while the batch before is still being applied, and hands
+   * its result to `apply`.
+   */
+  prepare?(batch: StreamMessage[]): unknown;
+  /**
+   * Apply messages after position(), in order, and commit the last one's sequence with them.
+   * A throw means none of it was committed: the host waits (250 ms, doubling up to 5 s) and
+   * resumes after position().
+   */
+  apply(batch: StreamMessage[], prepared: unknown): void | Promise<void>;
+  /**
+   * Forget what the messages from sequence `fromSeq` on made (1: everything), and move the
+   * position to `fromSeq - 1`: the host then delivers them again (`natrium cache rebuild`).
+   */
+  rewind?(fromSeq: number): void | Promise<void>;
+  close?(): void | Promise<void>;
+}
+
+export type AnyReturnerModule = ReturnerModule | OrderedReturnerModule;
+
+export function isOrdered(m: AnyReturnerModule): m is OrderedReturnerModule {
+  return (m as OrderedReturnerModule).ordered === true;
 }

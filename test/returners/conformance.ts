@@ -27,7 +27,7 @@ import { ReturnerHost } from "../../services/returners/host.js";
 import { loadReturnerModule } from "../../services/returners/loader.js";
 import { builtins } from "../../services/returners/builtins.js";
 import { readDeadLetters } from "../../services/returners/deadletter.js";
-import type { ReturnerModule, ReturnRecord } from "../../services/returners/sdk.js";
+import { isOrdered, type ReturnerModule, type ReturnRecord } from "../../services/returners/sdk.js";
 import { natsFixture, type NatsFixture } from "../helpers/fixture.js";
 import { ROOT } from "../helpers/cli.js";
 import { publishAll } from "../../services/jobcache/testkit.js";
@@ -84,7 +84,9 @@ export function returnerConformance(label: string, o: ConformanceOptions): void 
     const dir = mkdtempSync(join(tmpdir(), "natrium-conf-"));
     const ns = freshNs("conf");
     const bus = await openBus(f.nats.url, ns, MINIONS);
-    const real = await loadReturnerModule(Object.hasOwn(builtins, o.module) ? o.module : resolve(ROOT, o.module));
+    const loaded = await loadReturnerModule(Object.hasOwn(builtins, o.module) ? o.module : resolve(ROOT, o.module));
+    if (isOrdered(loaded)) throw new Error(`${o.module} is an ordered returner: check it with the ordered suite (test/returners/ordered-conformance.ts)`);
+    const real: ReturnerModule = loaded;
     const config = o.config(dir);
 
     const poison = `${jid(5)}.ret.m3`;

@@ -13,6 +13,7 @@ import { resolveSettings } from "../../services/returners/main.js";
 import { parseJsonlConfig, RotatingFile } from "../../services/returners/jsonl.js";
 import { parseKeyValues, parseReturners } from "../../cli/lib/returners.js";
 import { loadReturnerModule, ReturnerModuleError } from "../../services/returners/loader.js";
+import { isOrdered, type ReturnerModule } from "../../services/returners/sdk.js";
 import { ReturnerConfig } from "../../services/returners/config.js";
 import { loadConfig } from "../../services/common/config.js";
 import type { Sealed } from "../../contracts/message.js";
@@ -106,7 +107,7 @@ test("returners cli - --config KEY=VALUE and --return lists", () => {
 });
 
 test("returners loader - built-ins by name; a missing file or a TypeScript file says what to do", async () => {
-  assert.equal(typeof (await loadReturnerModule("jsonl")).returner, "function");
+  assert.equal(typeof ((await loadReturnerModule("jsonl")) as ReturnerModule).returner, "function");
   await assert.rejects(loadReturnerModule("nope"), (e: unknown) => e instanceof ReturnerModuleError && /not a built-in returner \(jsonl/.test((e as Error).message));
   const dir = mkdtempSync(join(tmpdir(), "natrium-loader-"));
   try {
@@ -116,7 +117,12 @@ test("returners loader - built-ins by name; a missing file or a TypeScript file 
     writeFileSync(join(dir, "empty.mjs"), "export default { description: 'no returner' }");
     await assert.rejects(loadReturnerModule(join(dir, "empty.mjs")), /exports no returner\(ret\) function/);
     writeFileSync(join(dir, "named.mjs"), "export function returner() {}");
-    assert.equal(typeof (await loadReturnerModule(join(dir, "named.mjs"))).returner, "function");
+    assert.equal(typeof ((await loadReturnerModule(join(dir, "named.mjs"))) as ReturnerModule).returner, "function");
+    // An ordered returner: position() and apply() instead of returner().
+    writeFileSync(join(dir, "ordered.mjs"), "export default { ordered: true, position() { return 0 }, apply() {} }");
+    assert.equal(isOrdered(await loadReturnerModule(join(dir, "ordered.mjs"))), true);
+    writeFileSync(join(dir, "half.mjs"), "export default { ordered: true, position() { return 0 } }");
+    await assert.rejects(loadReturnerModule(join(dir, "half.mjs")), /is ordered \(ordered: true\) but has no apply function/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
