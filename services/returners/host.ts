@@ -303,7 +303,7 @@ export class ReturnerHost {
       return undefined;
     }
     const o = verdict.event;
-    const signer = await this.signerOf(o.body, o.signer);
+    const signer = await this.book!.signerOf(o.body, o.signer);
     const d = route(o, { seq: m.seq, time: raw.time, signer }, this.f, this.caps, facts);
     if (isEmpty(d)) {
       this.stats.skipped++;
@@ -311,14 +311,6 @@ export class ReturnerHost {
       return undefined;
     }
     return { m, raw, d };
-  }
-
-  private async signerOf(b: { type: string; id?: unknown }, pub: string): Promise<string> {
-    if (b.type === "job.new" || b.type === "job.done" || b.type === "key") return "master";
-    if (typeof b.id === "string" && b.type !== "audit") return `minion ${b.id}`;
-    if (pub === (await this.book!.master())) return "master";
-    for (const [id, k] of this.book!.keys) if (k.pub === pub) return `minion ${id}`;
-    return "unknown";
   }
 
   private remember(jid: string, f: JobFacts | null): void {

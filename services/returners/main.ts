@@ -32,6 +32,8 @@ export interface RunReturnerOptions {
   overrides?: Record<string, unknown>;
   /** Stops the host like SIGTERM does (for embedding and tests). */
   signal?: AbortSignal;
+  /** Ordered modules only: rewind to just before this stream sequence (1: everything) before consuming. */
+  rewindFrom?: number;
   /** Called once the host consumes (tests wait for it). */
   onStarted?: (host: ReturnerHost | OrderedHost) => void;
 }
@@ -67,6 +69,9 @@ export async function runReturner(opts: RunReturnerOptions = {}): Promise<void> 
   const s = subjects(cfg.ns);
   const log = serviceLogger("returner", cfg.log_level, { ns: cfg.ns, returner: cfg.name });
   const module = await loadReturnerModule(cfg.module);
+  if (opts.rewindFrom !== undefined && !isOrdered(module)) {
+    throw new NatriumError("bad_config", `--rewind-from is for ordered returners; move "${cfg.name}" with \`natrium returners reset ${cfg.name} --from SEQ\``);
+  }
   if (isOrdered(module)) {
     // Every event reaches an ordered returner: a setting that picks some would be silently ignored.
     const picking = (["mode", "filter_fun", "filter_minion"] as const).filter((k) => cfg[k]);
@@ -111,6 +116,10 @@ export async function runReturner(opts: RunReturnerOptions = {}): Promise<void> 
         ackWaitSec: cfg.ack_wait_sec,
       });
       await host.start();
+      if (opts.rewindFrom !== undefined) {
+        log.info("rewinding before consuming", { from_seq: opts.rewindFrom });
+        await host.rebuild(opts.rewindFrom);
+      }
       if (cfg.serve_queries) serveJobQueries(nc, s, cfg.name, queryModule(cfg.name, module), log);
       log.info("returner started", { consumer: host.durable, ordered: true, last_seq: host.lastSeq });
       opts.onStarted?.(host);

@@ -30,6 +30,8 @@ import { gatherBatches } from "../common/batches.js";
 import type { Logger } from "../common/log.js";
 import { describe } from "../common/describe.js";
 import type { OrderedReturnerModule, ReturnerContext, StreamMessage } from "./sdk.js";
+import { KeyBook } from "./trust.js";
+import { checkRecord } from "./verify.js";
 
 export interface OrderedHostOptions {
   nc: NatsConnection;
@@ -76,6 +78,8 @@ export class OrderedHost {
   private wake = new AbortController();
   private readonly closing = new AbortController();
   private rebuilding?: Promise<CaughtUp>;
+  /** Opened at the module's first ctx.verify(): the job cache takes its trust from the stream instead. */
+  private book?: Promise<KeyBook>;
 
   constructor(private readonly o: OrderedHostOptions) {
     this.js = jetstream(o.nc);
@@ -88,6 +92,13 @@ export class OrderedHost {
 
   get durable(): string {
     return this.o.durable;
+  }
+
+  private keyBook(): Promise<KeyBook> {
+    this.book ??= KeyBook.open(this.o.nc, this.o.s, this.o.log, this.closing.signal);
+    // A failed open (stopping) is tried again at the next call.
+    this.book.catch(() => (this.book = undefined));
+    return this.book;
   }
 
   private async manager(): Promise<JetStreamManager> {
@@ -103,6 +114,7 @@ export class OrderedHost {
       config: o.config ?? {},
       log: { debug: (m, f) => o.log.debug(m, f), info: (m, f) => o.log.info(m, f), warn: (m, f) => o.log.warn(m, f), error: (m, f) => o.log.error(m, f) },
       signal: this.closing.signal,
+      verify: async (m) => checkRecord(o.s.ns, m, await this.keyBook()),
     };
     await o.module.setup?.(ctx);
     this.cursor = await o.module.position();
@@ -129,6 +141,7 @@ export class OrderedHost {
     this.closing.abort();
     await this.rebuilding?.catch(() => {});
     await this.halt();
+    (await this.book?.catch(() => undefined))?.stop();
     try {
       await this.o.module.close?.();
     } catch (err) {

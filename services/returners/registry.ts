@@ -234,3 +234,13 @@ export async function removeReturner(jsm: JetStreamManager, kv: KV | undefined, 
   }
   return found;
 }
+
+/** `returners reset` on an ordered returner: its position is its module's cursor, not its consumer's. */
+export class OrderedReturnerError extends NatriumError {
+  constructor(readonly returner: string) {
+    super(
+      "bad_request",
+      `returner "${returner}" is ordered (exactly once, through a cursor its module keeps): moving its consumer cannot move it. Stop it and start it again with \`natrium returner start … --name ${returner} --rewind-from SEQ\` (1: everything)`,
+    );
+  }
+}

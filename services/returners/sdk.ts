@@ -74,7 +74,18 @@ export interface ReturnerContext {
   };
   /** Aborted when the host stops: long waits (HTTP requests, reconnects) should end on it. */
   signal: AbortSignal;
+  /**
+   * Ordered returners only (the other host verifies before it delivers): is a stream message
+   * genuine? Decoded, valid against its schema, on the subject its body names, and signed by
+   * the key it must be: the master's, or the minion's accepted key as the keys bucket holds it
+   * now. Throws while that cannot be decided (no master key yet): let apply() throw, and the
+   * host tries the batch again.
+   */
+  verify?(m: StreamMessage): Promise<Checked>;
 }
+
+/** What ctx.verify() says of a message: the verified event, or why it is refused (an audit kind and a reason). */
+export type Checked = { ok: true; event: EventRecord } | { ok: false; kind: string; reason: string };
 
 /** One job as Salt's `get_jid`-family returns it: minion id → that minion's return record. */
 export type JidReturns = Record<string, ReturnRecord>;

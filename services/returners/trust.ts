@@ -81,6 +81,15 @@ export class KeyBook {
     else this.keys.delete(id);
   }
 
+  /** Who signed a verified event, as EventRecord.signer says it: "master", "minion <id>" or "unknown". */
+  async signerOf(b: { type: string; id?: unknown }, pub: string): Promise<string> {
+    if (b.type === "job.new" || b.type === "job.done" || b.type === "key") return "master";
+    if (typeof b.id === "string" && b.type !== "audit") return `minion ${b.id}`;
+    if (pub === (await this.master())) return "master";
+    for (const [id, k] of this.keys) if (k.pub === pub) return `minion ${id}`;
+    return "unknown";
+  }
+
   stop(): void {
     this.stopWatch();
   }

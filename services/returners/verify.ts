@@ -5,6 +5,7 @@
 import { parseSubject } from "../../contracts/subjects.js";
 import { NatriumError } from "../../contracts/errors.js";
 import { decide, type RawMessage, type Verdict } from "../jobcache/projection.js";
+import type { Checked, StreamMessage } from "./sdk.js";
 import type { KeyBook } from "./trust.js";
 
 /** Trust cannot be decided yet (no master key): not the message's fault, so it is retried. */
@@ -20,4 +21,13 @@ export async function check(ns: string, m: RawMessage, book: KeyBook): Promise<V
   const masterPub = await book.master();
   if (!masterPub) throw new TrustUnavailableError();
   return decide(m, { ns, masterPub }, { keys: book.keys });
+}
+
+/** check(), as an ordered returner's ctx.verify() answers: the verified event as an EventRecord, or why not. */
+export async function checkRecord(ns: string, m: StreamMessage, book: KeyBook): Promise<Checked> {
+  const v = await check(ns, m, book);
+  if (!v.ok) return { ok: false, kind: v.kind, reason: v.reason };
+  const b = v.event.body;
+  const signer = await book.signerOf(b, v.event.signer);
+  return { ok: true, event: { eid: b.eid, seq: m.seq, subject: m.subject, type: b.type, signer, body: b as unknown as Record<string, unknown>, time: m.time } };
 }

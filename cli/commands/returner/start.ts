@@ -6,11 +6,12 @@ import { parseKeyValues } from "../../lib/returners.js";
 
 export default class ReturnerStart extends Command {
   static summary = "Run a returner (built-in or your module) in the foreground until SIGTERM/SIGINT";
-  static description = `The returner reads the event stream through its own durable consumer (returner_NAME): every process started with the same --name shares that consumer's work. Each return is verified, handed to the module, and acknowledged once the call resolved; a failing one is retried with a growing delay and dead-lettered after --max-deliver attempts (natrium returners list counts them). See docs/returners.md.`;
+  static description = `The returner reads the event stream through its own durable consumer (returner_NAME): every process started with the same --name shares that consumer's work. Each return is verified, handed to the module, and acknowledged once the call resolved; a failing one is retried with a growing delay and dead-lettered after --max-deliver attempts (natrium returners list counts them). An ordered module (ordered: true) gets every event exactly once, in order, after the cursor it keeps itself; --rewind-from replays it. See docs/returners.md.`;
   static examples = [
     "<%= config.bin %> returner start --module jsonl --name audit-sink --config path=/var/log/natrium/returns.jsonl",
     "<%= config.bin %> returner start --module ./my-returner.js --name mine --mode requested",
     "<%= config.bin %> returner start --module jsonl --name states --filter-fun 'state.*' --from start --config path=states.jsonl",
+    "<%= config.bin %> returner start --module ./exactly-once.js --name history --serve-queries --config url=postgres://127.0.0.1/reports",
   ];
   static flags = {
     ...daemonFlags,
@@ -24,6 +25,10 @@ export default class ReturnerStart extends Command {
     from: Flags.string({ description: "where a new durable starts: now (default), start (backfill the whole stream) or an ISO time; ignored once it exists" }),
     "serve-queries": Flags.boolean({ description: "answer natrium jobs list/show from the module's queries (getJid, getJids, getLoad, getMinions), in place of the job cache", allowNo: true }),
     "max-deliver": Flags.integer({ description: "attempts before a message is dead-lettered (default 10: about four minutes with the default backoff)", min: 1 }),
+    "rewind-from": Flags.integer({
+      description: "ordered returners only: before consuming, rewind the module to just before this stream sequence (1: everything) and replay the stream from there",
+      min: 1,
+    }),
   };
 
   async run(): Promise<void> {
@@ -48,7 +53,7 @@ export default class ReturnerStart extends Command {
         overrides.ns ??= r.ns;
       }
       const { runReturner } = await import("../../../services/returners/main.js");
-      await runReturner({ config: flags["config-file"], overrides });
+      await runReturner({ config: flags["config-file"], overrides, rewindFrom: flags["rewind-from"] });
     } catch (err) {
       if (err instanceof NatriumError) this.error(err.message, { exit: 2 });
       throw err;

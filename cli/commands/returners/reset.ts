@@ -3,8 +3,9 @@ import { StackCommand } from "../../lib/base.js";
 import { returnerDurable } from "../../../contracts/permissions.js";
 import { checkReturnerName } from "../../../contracts/subjects.js";
 import { returnerAdmin } from "../../lib/returners.js";
-import { deliverFrom, durableConfig, UnknownReturnerError } from "../../../services/returners/registry.js";
+import { deliverFrom, durableConfig, OrderedReturnerError, UnknownReturnerError } from "../../../services/returners/registry.js";
 import { deleteConsumer } from "../../../services/common/bus.js";
+import { AckPolicy } from "@nats-io/jetstream";
 
 export default class ReturnersReset extends StackCommand {
   static summary = "Move a returner's position: replay from the stream's start, a time or a sequence, or skip to now";
@@ -29,6 +30,8 @@ export default class ReturnersReset extends StackCommand {
     const durable = returnerDurable(name);
     const old = await jsm.consumers.info(c.s.stream, durable).catch(() => undefined);
     if (!old) throw new UnknownReturnerError(name);
+    // An ordered returner's host puts this consumer back at the cursor its module keeps.
+    if (old.config.ack_policy === AckPolicy.All) throw new OrderedReturnerError(name);
     // The host's tuning (ack_wait, max_ack_pending) is kept; only the position changes.
     const cfg = durableConfig(c.s, name, flags.from, Math.round((old.config.ack_wait ?? 30e9) / 1e9), old.config.max_ack_pending ?? 1000);
     let info;
