@@ -56,7 +56,8 @@ const exactlyOnce: OrderedReturnerModule = {
   },
 
   async position() {
-    const [row] = await db()`select last_seq from ${db()(t.cursor)} where name = ${name}`;
+    const q = db();
+    const [row] = await q`select last_seq from ${q(t.cursor)} where name = ${name}`;
     return row ? Number(row.last_seq) : 0;
   },
 
@@ -104,23 +105,26 @@ const exactlyOnce: OrderedReturnerModule = {
   },
 
   async getJid(jid: string) {
+    const q = db();
     const out: JidReturns = {};
-    for (const r of await db()`select id, ret from ${db()(t.returns)} where jid = ${jid} order by id`) out[r.id] = r.ret as ReturnRecord;
+    for (const r of await q`select id, ret from ${q(t.returns)} where jid = ${jid} order by id`) out[r.id] = r.ret as ReturnRecord;
     return out;
   },
 
   async getJids(limit = 50) {
-    const rows = await db()`select load from ${db()(t.jobs)} order by jid desc limit ${limit}`;
-    return rows.map((r) => r.load as JobRecord);
+    const q = db();
+    return (await q`select load from ${q(t.jobs)} order by jid desc limit ${limit}`).map((r) => r.load as JobRecord);
   },
 
   async getLoad(jid: string) {
-    const [r] = await db()`select load from ${db()(t.jobs)} where jid = ${jid}`;
+    const q = db();
+    const [r] = await q`select load from ${q(t.jobs)} where jid = ${jid}`;
     return r ? (r.load as JobRecord) : undefined;
   },
 
   async getMinions() {
-    return (await db()`select distinct id from ${db()(t.returns)} order by id`).map((r) => r.id as string);
+    const q = db();
+    return (await q`select distinct id from ${q(t.returns)} order by id`).map((r) => r.id as string);
   },
 };
 
