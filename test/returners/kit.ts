@@ -10,6 +10,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { Kvm } from "@nats-io/kv";
 import { subjects, type Subjects } from "../../contracts/subjects.js";
 import { encode } from "../../contracts/codec.js";
+import { eventIds } from "../../contracts/ids.js";
 import { registryKeys, type MinionKeyRecord } from "../../contracts/registry.js";
 import { fingerprint } from "../../contracts/sign.js";
 import { ensureBuckets, ensureStream } from "../../services/common/bus.js";
@@ -67,7 +68,7 @@ export async function publishJobs(bus: Bus, from: number, count: number, minions
     evs.push(bus.cast.jobNew(j, minions, { ret: o.ret ?? [], ...(o.fun ? { fun: o.fun } : {}) }));
     for (const m of minions) {
       evs.push(bus.cast.jobRet(j, m, o.fun ? { fun: o.fun } : {}));
-      eids.push(`${j}.ret.${m}`);
+      eids.push(eventIds.jobRet(j, m));
     }
     if (o.withDone) evs.push(bus.cast.jobDone(j, minions, minions));
   }
