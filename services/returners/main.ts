@@ -101,7 +101,9 @@ export async function runReturner(opts: RunReturnerOptions = {}): Promise<void> 
     if (isOrdered(module)) {
       // Registered so `returners list` shows it; its position is its own cursor, from the stream's start.
       const registered = await readSettings(kv, cfg.name);
-      if (!registered) await writeSettings(kv, { name: cfg.name, mode: "all", from: "start", description: "ordered: every event, exactly once", ts: Date.now() });
+      if (!registered || registered.mode !== "all" || registered.filter_fun || registered.filter_minion || registered.from !== "start") {
+        await writeSettings(kv, { name: cfg.name, mode: "all", from: "start", description: "ordered: every event, exactly once", ts: Date.now() });
+      }
       host = new OrderedHost({
         nc,
         s,

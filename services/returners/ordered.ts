@@ -160,7 +160,7 @@ export class OrderedHost {
       } catch (err) {
         if (this.halted) break;
         if (err instanceof ResyncNeeded) {
-          this.o.log.info("restarting the consumer at the returner's cursor", { reason: err.message, last_seq: this.cursor });
+          this.o.log.info(`restarting the consumer of ${this.o.label} at its cursor`, { reason: err.message, last_seq: this.cursor });
           this.forceRecreate = true;
           continue;
         }
