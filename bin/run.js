@@ -7,5 +7,6 @@ const major = Number(process.versions.node.split(".")[0]);
 if (major < 20) process.emitWarning(`Node version must be >=20 to use this CLI. Current node version: ${process.versions.node}`);
 process.env.OCLIF_DISABLE_ENGINE_WARNING ??= "1";
 
-const { execute } = await import("@oclif/core");
+// The subpath, not the package's index, which loads every part of oclif (cli/lib/oclif.ts).
+const { execute } = await import("@oclif/core/execute");
 await execute({ dir: import.meta.url });

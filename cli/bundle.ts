@@ -42,7 +42,7 @@ await build({
   target: "node20",
   sourcemap: true,
   logLevel: "warning",
-  external: ["@oclif/core", "@electric-sql/pglite", "postgres", "drizzle-orm", "drizzle-orm/*", "sodium-native"],
+  external: ["@oclif/core", "@oclif/core/*", "@electric-sql/pglite", "postgres", "drizzle-orm", "drizzle-orm/*", "sodium-native"],
   // CommonJS dependencies (the NATS client) call require() for Node built-ins.
   banner: { js: "import { createRequire as __natriumRequire } from 'node:module'; const require = __natriumRequire(import.meta.url);" },
   plugins: [

@@ -1,4 +1,4 @@
-import { Command } from "@oclif/core";
+import { Command } from "../lib/oclif.js";
 import { daemonFlags, runDaemon } from "../lib/daemon-flags.js";
 
 export default class JobcacheCmd extends Command {

@@ -1,4 +1,4 @@
-import { Command, Flags } from "@oclif/core";
+import { Command, Flags } from "../lib/oclif.js";
 import { daemonFlags, runDaemon } from "../lib/daemon-flags.js";
 
 export default class MinionCmd extends Command {

@@ -1,4 +1,4 @@
-import { Args, Flags } from "@oclif/core";
+import { Args, Flags } from "../lib/oclif.js";
 import { StackCommand } from "../lib/base.js";
 import { parseFunArgs } from "../lib/args.js";
 import { formatAnswer, OutFormats, type OutFormat } from "../lib/output.js";

@@ -1,4 +1,4 @@
-import { Command, Flags } from "@oclif/core";
+import { Command, Flags } from "../lib/oclif.js";
 import { join, resolve } from "node:path";
 import { Stack } from "../lib/up.js";
 import { openClient } from "../lib/client.js";

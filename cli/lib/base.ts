@@ -1,4 +1,4 @@
-import { Command, Flags } from "@oclif/core";
+import { Command, Flags } from "./oclif.js";
 import { NatriumError } from "../../contracts/errors.js";
 import { openClient, type Client, type ClientFlags } from "./client.js";
 

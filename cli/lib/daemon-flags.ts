@@ -1,4 +1,4 @@
-import { Command, Flags } from "@oclif/core";
+import { Command, Flags } from "./oclif.js";
 import { NatriumError } from "../../contracts/errors.js";
 
 /** Flags shared by the daemon commands (master, minion, jobcache); the config file is the main source. */

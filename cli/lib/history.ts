@@ -1,5 +1,5 @@
 // The filters `jobs list` and `jobs minion` share, and the JobsQuery they make.
-import { Flags } from "@oclif/core";
+import { Flags } from "./oclif.js";
 import { parseWhen } from "./when.js";
 import type { JobsQuery } from "../../contracts/api.js";
 

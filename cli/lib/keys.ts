@@ -1,7 +1,7 @@
 // What the keys commands share: the request to the master, the accept/reject/delete command
 // (one shape, three ops) and salt-key's way of printing keys, grouped by state.
 
-import { Flags } from "@oclif/core";
+import { Flags } from "./oclif.js";
 import { NatriumError } from "../../contracts/errors.js";
 import { StackCommand } from "./base.js";
 import type { KeyInfo, KeyOp, KeysReply, KeysRequest } from "../../contracts/api.js";

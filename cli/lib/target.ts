@@ -1,7 +1,7 @@
 // The target flags `natrium run` and `natrium minions match` share, as Salt's: one of -L -E -G
 // -P -S -C -N chooses how TARGET selects minions; none means a glob on the minion id.
 
-import { Flags } from "@oclif/core";
+import { Flags } from "./oclif.js";
 import type { TargetType } from "../../contracts/events/job.js";
 
 const KINDS = {

@@ -1,4 +1,4 @@
-import { Flags } from "@oclif/core";
+import { Flags } from "../../lib/oclif.js";
 import { StackCommand } from "../../lib/base.js";
 import { isoTime } from "../../lib/output.js";
 import { sleep } from "../../../services/common/bus.js";

@@ -1,4 +1,4 @@
-import { Flags } from "@oclif/core";
+import { Flags } from "../../lib/oclif.js";
 import { jetstream, DeliverPolicy } from "@nats-io/jetstream";
 import { StackCommand } from "../../lib/base.js";
 import { open } from "../../../contracts/message.js";

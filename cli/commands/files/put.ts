@@ -1,4 +1,4 @@
-import { Args } from "@oclif/core";
+import { Args } from "../../lib/oclif.js";
 import { readFile, stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { randomBytes } from "node:crypto";

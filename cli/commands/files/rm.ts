@@ -1,4 +1,4 @@
-import { Args } from "@oclif/core";
+import { Args } from "../../lib/oclif.js";
 import { StackCommand } from "../../lib/base.js";
 import type { FilesReply } from "../../../contracts/api.js";
 

@@ -1,4 +1,4 @@
-import { Flags } from "@oclif/core";
+import { Flags } from "../../lib/oclif.js";
 import { StackCommand } from "../../lib/base.js";
 import { isoTime, table } from "../../lib/output.js";
 import { runJob } from "../../lib/run.js";

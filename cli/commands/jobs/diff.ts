@@ -1,4 +1,4 @@
-import { Args } from "@oclif/core";
+import { Args } from "../../lib/oclif.js";
 import { isDeepStrictEqual } from "node:util";
 import { StackCommand } from "../../lib/base.js";
 import { formatAnswer } from "../../lib/output.js";

@@ -1,4 +1,4 @@
-import { Args, Flags } from "@oclif/core";
+import { Args, Flags } from "../../lib/oclif.js";
 import { StackCommand } from "../../lib/base.js";
 import { signalJob, signalLines } from "../../lib/jobctl-cmd.js";
 import type { SignalReply } from "../../lib/jobctl.js";

@@ -1,4 +1,4 @@
-import { Args, Flags } from "@oclif/core";
+import { Args, Flags } from "../../lib/oclif.js";
 import { jetstream, jetstreamManager, DeliverPolicy } from "@nats-io/jetstream";
 import { NatriumError } from "../../../contracts/errors.js";
 import { StackCommand } from "../../lib/base.js";

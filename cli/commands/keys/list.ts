@@ -1,4 +1,4 @@
-import { Flags } from "@oclif/core";
+import { Flags } from "../../lib/oclif.js";
 import { StackCommand } from "../../lib/base.js";
 import { keyGroups, keysRequest } from "../../lib/keys.js";
 import type { KeysReply } from "../../../contracts/api.js";

@@ -1,4 +1,4 @@
-import { Flags } from "@oclif/core";
+import { Flags } from "../../lib/oclif.js";
 import { StackCommand } from "../../lib/base.js";
 import { minionsNote, minionsTable } from "../../lib/minions.js";
 import type { MinionsReply, MinionsRequest } from "../../../contracts/api.js";

@@ -1,4 +1,4 @@
-import { Args } from "@oclif/core";
+import { Args } from "../../lib/oclif.js";
 import { StackCommand } from "../../lib/base.js";
 import { targetFlags, targetOf } from "../../lib/target.js";
 import type { MatchReply, MatchRequest } from "../../../contracts/api.js";

@@ -1,4 +1,4 @@
-import { Command, Flags } from "@oclif/core";
+import { Command, Flags } from "../../lib/oclif.js";
 import { NatriumError } from "../../../contracts/errors.js";
 import { daemonFlags, daemonOverrides } from "../../lib/daemon-flags.js";
 import { resolveStack } from "../../lib/stack.js";

@@ -1,4 +1,4 @@
-import { Args, Flags } from "@oclif/core";
+import { Args, Flags } from "../../lib/oclif.js";
 import { StackCommand } from "../../lib/base.js";
 import { checkReturnerName } from "../../../contracts/subjects.js";
 import { returnerAdmin } from "../../lib/returners.js";

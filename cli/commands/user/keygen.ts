@@ -1,4 +1,4 @@
-import { Args, Command, Flags } from "@oclif/core";
+import { Args, Command, Flags } from "../../lib/oclif.js";
 import { stringify } from "yaml";
 import { fingerprint } from "../../../contracts/sign.js";
 import { UserName } from "../../../contracts/request.js";
