@@ -112,6 +112,7 @@ export async function runReturner(opts: RunReturnerOptions = {}): Promise<void> 
         module,
         config: cfg.config,
         label: `returner "${cfg.name}"`,
+        statusKv: kv,
         log,
         batchSize: cfg.batch_size,
         batchWaitMs: cfg.batch_wait_ms,

@@ -9,7 +9,9 @@
 // delivery is in stream order; a message delivered again beyond the cursor means order broke,
 // and the session restarts the same way. One ack per batch (ack policy `all`), after apply().
 
+import { hostname } from "node:os";
 import type { NatsConnection } from "@nats-io/transport-node";
+import type { KV } from "@nats-io/kv";
 import {
   AckPolicy,
   DeliverPolicy,
@@ -31,6 +33,7 @@ import type { Logger } from "../common/log.js";
 import { describe } from "../common/describe.js";
 import type { OrderedReturnerModule, ReturnerContext, StreamMessage } from "./sdk.js";
 import { KeyBook } from "./trust.js";
+import { readStatus, writeStatus } from "./registry.js";
 import { checkRecord } from "./verify.js";
 
 export interface OrderedHostOptions {
@@ -49,6 +52,11 @@ export interface OrderedHostOptions {
   batchSize: number;
   batchWaitMs: number;
   ackWaitSec: number;
+  /**
+   * The returners bucket, for a returner run by `natrium returner start`: its status record
+   * (started, host, last error) is what `natrium returners list` shows. The job cache has none.
+   */
+  statusKv?: KV;
 }
 
 /** A batch also ends at this many payload bytes: events may be up to 8 MiB each. */
@@ -80,6 +88,8 @@ export class OrderedHost {
   private rebuilding?: Promise<CaughtUp>;
   /** Opened at the module's first ctx.verify(): the job cache takes its trust from the stream instead. */
   private book?: Promise<KeyBook>;
+  private started = Date.now();
+  private lastErrorAt = 0;
 
   constructor(private readonly o: OrderedHostOptions) {
     this.js = jetstream(o.nc);
@@ -118,6 +128,14 @@ export class OrderedHost {
     };
     await o.module.setup?.(ctx);
     this.cursor = await o.module.position();
+    if (o.statusKv) {
+      const prev = await readStatus(o.statusKv, o.name).catch(() => undefined);
+      this.started = Date.now();
+      await writeStatus(o.statusKv, {
+        ...(prev?.last_error ? { last_error: prev.last_error, last_error_ts: prev.last_error_ts } : {}),
+        name: o.name, started: this.started, host: hostname(), pid: process.pid, ts: this.started,
+      }).catch((err) => o.log.warn("cannot write the returner status", { error: describe(err) }));
+    }
     this.resume();
   }
 
@@ -166,6 +184,7 @@ export class OrderedHost {
         }
         // An outage fails every attempt: say so at the first and every tenth.
         if (failures++ % 10 === 0) this.o.log.warn("consuming failed; retrying", { error: describe(err), attempt: failures, retry_ms: backoff });
+        this.noteError(describe(err));
         await sleep(backoff, this.wake.signal);
         backoff = Math.min(backoff * 2, 5000);
       }
@@ -307,6 +326,17 @@ export class OrderedHost {
     this.o.log.trace("batch committed", { messages: batch.length, projected: fresh.length, last_seq: this.cursor, ms: Math.round(performance.now() - t0) });
     // After the commit: a crash before this line means redelivery, which the cursor absorbs.
     batch[batch.length - 1].ack();
+  }
+
+  /** The last error goes to the status record, at most once a second. */
+  private noteError(error: string): void {
+    const kv = this.o.statusKv;
+    const now = Date.now();
+    if (!kv || now - this.lastErrorAt < 1000) return;
+    this.lastErrorAt = now;
+    writeStatus(kv, { name: this.o.name, last_error: error.slice(0, 2000), last_error_ts: now, started: this.started, host: hostname(), pid: process.pid, ts: now }).catch((err) =>
+      this.o.log.warn("cannot write the returner status", { error: describe(err) }),
+    );
   }
 
   /**

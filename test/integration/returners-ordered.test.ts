@@ -2,7 +2,8 @@
 // built CLI: the example module (examples/returners/exactly-once.ts) writing into a real
 // Postgres is killed with kill -9 in the middle of a burst and holds every return exactly once
 // after a restart; it refuses a forged return, answers `natrium jobs` with serve_queries, and
-// replays with --rewind-from. `returners reset` refuses to move it, saying how instead.
+// replays with --rewind-from; a database outage shows in `returners list` and loses nothing.
+// `returners reset` refuses to move it, saying how instead.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
@@ -65,6 +66,17 @@ test("returners - an ordered returner killed with kill -9 mid-burst of 10,000 re
     const info = await until("returners list to show it caught up", () => returnerInfo(bus, "history"), (x) => !!x && x.pending === 0 && x.ack_pending === 0);
     assert.equal(info?.consumer, "returner_history");
 
+    // The database goes away: the returner keeps running, says why in `returners list`, and
+    // once the database is back holds what was published meanwhile, each return once.
+    await pg.crash();
+    const more = await publishJobs(bus, 2000, 100, minions);
+    const down = await until("the database error in returners list", () => returnerInfo(bus, "history"), (x) => !!x?.last_error && (x.last_error_ts ?? 0) > 0, 60_000);
+    assert.match(down!.last_error!, /ECONNREFUSED|connect|terminat|shut/i);
+    await pg.start();
+    const last2 = (await bus.jsm.streams.info(bus.s.stream)).state.last_seq;
+    await until("the returner to catch up after the database came back", cursor, (c) => c === last2, 120_000);
+    assert.deepEqual(await count(), { n: 10_000 + more.length, pairs: 10_000 + more.length });
+
     // serve_queries: what `natrium jobs show` asks is answered from the module's tables (no job
     // cache runs in this namespace).
     const show = await request<JobReply>(bus.nc, bus.s.cache("job"), { jid: jid(1234) }, 10_000);
@@ -80,9 +92,9 @@ test("returners - an ordered returner killed with kill -9 mid-burst of 10,000 re
     const before = await sql`select jid, id, ret from hist_returns order by jid, id`;
     r = startReturnerCli(["-c", cfg, "--rewind-from", String(Math.floor(last / 2))]);
     await r.started;
-    await until("the replay to reach the end of the stream", cursor, (c) => c === last, 120_000);
+    await until("the replay to reach the end of the stream", cursor, (c) => c === last2, 120_000);
     const after = await sql`select jid, id, ret from hist_returns order by jid, id`;
-    assert.equal(after.length, 10_000);
+    assert.equal(after.length, 10_500);
     assert.deepEqual(after, before);
     assert.match(r.log(), /rewinding before consuming/);
   } finally {
