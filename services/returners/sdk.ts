@@ -151,8 +151,9 @@ export interface OrderedReturnerModule extends JobQueries {
   prepare?(batch: StreamMessage[]): unknown;
   /**
    * Apply messages after position(), in order, and commit the last one's sequence with them.
-   * A throw means none of it was committed: the host waits (250 ms, doubling up to 5 s) and
-   * resumes after position().
+   * After a throw the host waits (250 ms, doubling up to 5 s), asks position() again and
+   * resumes after it: a commit whose reply was lost (the connection dropped) is not applied
+   * twice, and one that never happened is applied again.
    */
   apply(batch: StreamMessage[], prepared: unknown): void | Promise<void>;
   /**
