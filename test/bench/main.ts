@@ -43,6 +43,7 @@ const MASTER_JS = join(DIST, "services/master/main.js");
 const JOBCACHE_JS = join(DIST, "services/jobcache/main.js");
 const MINION_JS = join(DIST, "services/minion/main.js");
 const SWARM_CHILD_JS = join(HERE, "swarm-child.js");
+const CPU_AT_EXIT_JS = join(HERE, "cpu-at-exit.js");
 
 // ---- settings ----------------------------------------------------------------------------------
 
@@ -236,10 +237,16 @@ async function benchReal(base: Base): Promise<Record<string, unknown>> {
     };
     log(`  ${n} minions idle: minion RSS median ${memory.minion_rss_mb?.median} MB, master ${memory.master_rss_mb} MB`);
 
+    // The CLI's own CPU time, all its threads (cpu-at-exit.js): what it competes with the
+    // minions for on a small machine.
+    const cliCpu: number[] = [];
+
     const wall: number[] = [];
     const failures: string[] = [];
     for (let i = 0; i < CFG.cli_reps; i++) {
-      const r = await timeProcess([RUN!.bin, "run", "*", "test.ping", ...urlNs], { cwd: st.dir, env: { NATS_URL: "", NATRIUM_NS: "", NATRIUM_KEY: st.adminKeyFile, NATRIUM_USER: "admin" } });
+      const r = await timeProcess(["--import", CPU_AT_EXIT_JS, RUN!.bin, "run", "*", "test.ping", ...urlNs], { cwd: st.dir, env: { NATS_URL: "", NATRIUM_NS: "", NATRIUM_KEY: st.adminKeyFile, NATRIUM_USER: "admin" } });
+      const cpuMs = /NATRIUM_BENCH_CPU_MS=([\d.]+)/.exec(r.stderr)?.[1];
+      if (cpuMs) cliCpu.push(+cpuMs);
       const lines = new Set(r.stdout.split("\n"));
       const missing = ids.filter((id) => !lines.has(`${id}: True`));
       if (missing.length && !failures.length) log(`  CLI output sample: ${JSON.stringify(r.stdout.slice(0, 300))}`);
@@ -265,9 +272,10 @@ async function benchReal(base: Base): Promise<Record<string, unknown>> {
       all_answered_every_rep: failures.length === 0,
       failures,
       in_process_run_job_ms: inp,
+      cli_cpu_ms: stats(cliCpu, 1),
       memory,
     };
-    log(`  ${n} real minions: CLI wall median ${w?.median} s (min ${w?.min}); in-process ${inp?.median} ms`);
+    log(`  ${n} real minions: CLI wall median ${w?.median} s (min ${w?.min}), its CPU median ${stats(cliCpu, 1)?.median} ms; in-process ${inp?.median} ms`);
   }
   return out;
 }
