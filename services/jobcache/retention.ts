@@ -9,7 +9,7 @@ import { and, inArray, lt, notExists, sql } from "drizzle-orm";
 import { events, jobReturns, jobs } from "../../migrations/schema.js";
 import type { Db } from "./store.js";
 import type { Logger } from "../common/log.js";
-import { describe } from "./store.js";
+import { describe } from "../common/describe.js";
 import { dropPartitionsBefore } from "./partitions.js";
 
 export interface Pruned {

@@ -14,7 +14,8 @@ import { VerifyPool } from "../common/verifypool.js";
 import type { OrderedReturnerModule, StreamMessage } from "../returners/sdk.js";
 import { emptyState, needsEidLookup, preverify, project, refusalRow, AuditKinds, emptyRows, type ProjectionState, type Trust } from "./projection.js";
 import { alreadyProjected, loadState, rewindTo, truncateAll, writeRows } from "./writer.js";
-import { describe, isDataError, type Store } from "./store.js";
+import { isDataError, type Store } from "./store.js";
+import { describe } from "../common/describe.js";
 import type { MasterKey } from "./trust.js";
 
 export interface JobcacheReturnerOptions {

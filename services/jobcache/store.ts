@@ -129,4 +129,3 @@ export function isConnectionError(err: unknown): boolean {
   return false;
 }
 
-export { describe };

@@ -11,7 +11,6 @@
 
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
-import { hostname } from "node:os";
 import type { KV } from "@nats-io/kv";
 import type { Subjects } from "../../contracts/subjects.js";
 import type { ReturnerMode } from "../../contracts/returners.js";
@@ -21,9 +20,10 @@ import { gatherBatches } from "../common/batches.js";
 import type { Logger } from "../common/log.js";
 import { toStreamMessage } from "./ordered.js";
 import { publishDeadLetter } from "./deadletter.js";
-import { durableConfig, ensureDurable, ensureReturnerStores, readStatus, writeStatus } from "./registry.js";
+import { durableConfig, ensureDurable, ensureReturnerStores } from "./registry.js";
+import { StatusRecorder } from "./status.js";
 import { capabilities, filters, isEmpty, needsJobFacts, route, type Capabilities, type Delivery, type Filters, type JobFacts } from "./route.js";
-import type { EventRecord, ReturnerModule, StreamMessage } from "./sdk.js";
+import { returnerContext, type EventRecord, type ReturnerModule, type StreamMessage } from "./sdk.js";
 import { KeyBook } from "./trust.js";
 import { check } from "./verify.js";
 import { queryModule, serveJobQueries } from "./queries.js";
@@ -91,8 +91,7 @@ export class ReturnerHost {
   /** What the module implements, read after setup(): a module may drop methods its config turns off. */
   private caps: Capabilities;
   private readonly facts = new Map<string, JobFacts | null>();
-  private statusAt = 0;
-  private started = Date.now();
+  private status?: StatusRecorder;
   /** Counters for this process, for logs and tests. */
   readonly stats = { delivered: 0, failed: 0, deadFailed: 0, deadRefused: 0, skipped: 0 };
 
@@ -115,21 +114,11 @@ export class ReturnerHost {
     await this.waitForMasterKey();
     await this.waitForStream();
     await this.ensureDurable();
-    await o.module.setup?.({
-      name: o.name,
-      ns: o.s.ns,
-      config: o.config,
-      log: { debug: (m, f) => o.log.debug(m, f), info: (m, f) => o.log.info(m, f), warn: (m, f) => o.log.warn(m, f), error: (m, f) => o.log.error(m, f) },
-      signal: this.abort.signal,
-    });
+    await o.module.setup?.(returnerContext({ name: o.name, ns: o.s.ns, config: o.config, log: o.log }, this.abort.signal));
     this.caps = capabilities(o.module);
     if (o.serveQueries) serveJobQueries(o.nc, o.s, o.name, queryModule(o.name, o.module), o.log);
-    const prev = await readStatus(this.kv, o.name).catch(() => undefined);
-    this.started = Date.now();
-    await writeStatus(this.kv, {
-      ...(prev?.last_error ? { last_error: prev.last_error, last_error_ts: prev.last_error_ts, last_error_eid: prev.last_error_eid } : {}),
-      name: o.name, started: this.started, host: hostname(), pid: process.pid, ts: this.started,
-    }).catch((err) => o.log.warn("cannot write the returner status", { error: describe(err) }));
+    this.status = new StatusRecorder(this.kv, o.name, o.log);
+    await this.status.start();
     this.running = this.loop();
   }
 
@@ -346,7 +335,7 @@ export class ReturnerHost {
     const err = it.error;
     const msg = describe(err);
     this.stats.failed++;
-    this.noteError(msg, it.raw.headers?.get("Nats-Msg-Id"));
+    this.status?.error(msg, it.raw.headers?.get("Nats-Msg-Id"));
     if (isPermanent(err) || attempts >= this.o.maxDeliver) {
       this.o.log.warn("delivery failed; dead-lettering it", { seq: it.m.seq, subject: it.m.subject, attempts, permanent: isPermanent(err), error: msg });
       await this.dead(it.m, it.raw, "failed", msg, attempts);
@@ -369,16 +358,5 @@ export class ReturnerHost {
     if (why === "failed") this.stats.deadFailed++;
     else this.stats.deadRefused++;
     m.ack();
-  }
-
-  /** The last error goes to the status record, at most once a second (processes share it). */
-  private noteError(error: string, eid: string | undefined): void {
-    const now = Date.now();
-    if (now - this.statusAt < 1000 || !this.kv) return;
-    this.statusAt = now;
-    writeStatus(this.kv, {
-      name: this.o.name, last_error: error.slice(0, 2000), last_error_ts: now, ...(eid ? { last_error_eid: eid } : {}),
-      started: this.started, host: hostname(), pid: process.pid, ts: now,
-    }).catch((err) => this.o.log.warn("cannot write the returner status", { error: describe(err) }));
   }
 }

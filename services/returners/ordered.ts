@@ -9,7 +9,6 @@
 // delivery is in stream order; a message delivered again beyond the cursor means order broke,
 // and the session restarts the same way. One ack per batch (ack policy `all`), after apply().
 
-import { hostname } from "node:os";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { KV } from "@nats-io/kv";
 import {
@@ -31,9 +30,9 @@ import { deleteConsumer, isJsNotFound, sleep, stopConsuming, whenConsumerGone } 
 import { gatherBatches } from "../common/batches.js";
 import type { Logger } from "../common/log.js";
 import { describe } from "../common/describe.js";
-import type { OrderedReturnerModule, ReturnerContext, StreamMessage } from "./sdk.js";
+import { returnerContext, type OrderedReturnerModule, type StreamMessage } from "./sdk.js";
 import { KeyBook } from "./trust.js";
-import { readStatus, writeStatus } from "./registry.js";
+import { StatusRecorder } from "./status.js";
 import { checkRecord } from "./verify.js";
 
 export interface OrderedHostOptions {
@@ -88,11 +87,13 @@ export class OrderedHost {
   private rebuilding?: Promise<CaughtUp>;
   /** Opened at the module's first ctx.verify(): the job cache takes its trust from the stream instead. */
   private book?: Promise<KeyBook>;
-  private started = Date.now();
-  private lastErrorAt = 0;
+  private readonly status?: StatusRecorder;
+  /** start() has just read position(): the first session need not read it again. */
+  private positionRead = false;
 
   constructor(private readonly o: OrderedHostOptions) {
     this.js = jetstream(o.nc);
+    if (o.statusKv) this.status = new StatusRecorder(o.statusKv, o.name, o.log);
   }
 
   /** Stream sequence of the last message the module committed. */
@@ -118,24 +119,13 @@ export class OrderedHost {
   /** Set the module up and read its position (either may refuse to start), then consume until stop(). */
   async start(): Promise<void> {
     const o = this.o;
-    const ctx: ReturnerContext = {
-      name: o.name,
-      ns: o.s.ns,
-      config: o.config ?? {},
-      log: { debug: (m, f) => o.log.debug(m, f), info: (m, f) => o.log.info(m, f), warn: (m, f) => o.log.warn(m, f), error: (m, f) => o.log.error(m, f) },
-      signal: this.closing.signal,
-      verify: async (m) => checkRecord(o.s.ns, m, await this.keyBook()),
-    };
+    const ctx = returnerContext({ name: o.name, ns: o.s.ns, config: o.config ?? {}, log: o.log }, this.closing.signal, async (m) =>
+      checkRecord(o.s.ns, m, await this.keyBook()),
+    );
     await o.module.setup?.(ctx);
     this.cursor = await o.module.position();
-    if (o.statusKv) {
-      const prev = await readStatus(o.statusKv, o.name).catch(() => undefined);
-      this.started = Date.now();
-      await writeStatus(o.statusKv, {
-        ...(prev?.last_error ? { last_error: prev.last_error, last_error_ts: prev.last_error_ts } : {}),
-        name: o.name, started: this.started, host: hostname(), pid: process.pid, ts: this.started,
-      }).catch((err) => o.log.warn("cannot write the returner status", { error: describe(err) }));
-    }
+    this.positionRead = true;
+    await this.status?.start();
     this.resume();
   }
 
@@ -184,7 +174,7 @@ export class OrderedHost {
         }
         // An outage fails every attempt: say so at the first and every tenth.
         if (failures++ % 10 === 0) this.o.log.warn("consuming failed; retrying", { error: describe(err), attempt: failures, retry_ms: backoff });
-        this.noteError(describe(err));
+        this.status?.error(describe(err));
         await sleep(backoff, this.wake.signal);
         backoff = Math.min(backoff * 2, 5000);
       }
@@ -194,8 +184,9 @@ export class OrderedHost {
   private async session(): Promise<void> {
     const { s } = this.o;
     // A failed apply() may have committed nothing, or (a lost connection at commit) everything:
-    // only the module can say which.
-    this.cursor = await this.o.module.position();
+    // only the module can say which. (The job cache's position() loads every minion key.)
+    if (!this.positionRead) this.cursor = await this.o.module.position();
+    this.positionRead = false;
     await this.position();
     if (this.halted) return;
     const c = await this.js.consumers.get(s.stream, this.o.durable);
@@ -326,17 +317,6 @@ export class OrderedHost {
     this.o.log.trace("batch committed", { messages: batch.length, projected: fresh.length, last_seq: this.cursor, ms: Math.round(performance.now() - t0) });
     // After the commit: a crash before this line means redelivery, which the cursor absorbs.
     batch[batch.length - 1].ack();
-  }
-
-  /** The last error goes to the status record, at most once a second. */
-  private noteError(error: string): void {
-    const kv = this.o.statusKv;
-    const now = Date.now();
-    if (!kv || now - this.lastErrorAt < 1000) return;
-    this.lastErrorAt = now;
-    writeStatus(kv, { name: this.o.name, last_error: error.slice(0, 2000), last_error_ts: now, started: this.started, host: hostname(), pid: process.pid, ts: now }).catch((err) =>
-      this.o.log.warn("cannot write the returner status", { error: describe(err) }),
-    );
   }
 
   /**

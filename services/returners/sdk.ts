@@ -84,6 +84,23 @@ export interface ReturnerContext {
   verify?(m: StreamMessage): Promise<Checked>;
 }
 
+/** The context a host hands to setup(): the module logs through the host's logger. */
+export function returnerContext(
+  o: { name: string; ns: string; config: Record<string, unknown>; log: ReturnerContext["log"] },
+  signal: AbortSignal,
+  verify?: ReturnerContext["verify"],
+): ReturnerContext {
+  const log = o.log;
+  return {
+    name: o.name,
+    ns: o.ns,
+    config: o.config,
+    log: { debug: (m, f) => log.debug(m, f), info: (m, f) => log.info(m, f), warn: (m, f) => log.warn(m, f), error: (m, f) => log.error(m, f) },
+    signal,
+    ...(verify ? { verify } : {}),
+  };
+}
+
 /** What ctx.verify() says of a message: the verified event, or why it is refused (an audit kind and a reason). */
 export type Checked = { ok: true; event: EventRecord } | { ok: false; kind: string; reason: string };
 

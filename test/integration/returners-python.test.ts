@@ -5,34 +5,22 @@
 // contract, so this is the contract's test from outside TypeScript.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { natsFixture } from "../helpers/fixture.js";
 import { ROOT } from "../helpers/cli.js";
 import { publishAll } from "../../services/jobcache/testkit.js";
 import { readDeadLetters } from "../../services/returners/deadletter.js";
-import { freshNs, jid, jsonlEids, killProc, openBus, publishJobs, returnerInfo, until } from "../returners/kit.js";
+import { freshNs, jid, jsonlEids, killProc, openBus, publishJobs, returnerInfo, startReturnerProcess, until, type Started } from "../returners/kit.js";
 
 const fx = natsFixture("natrium-python-");
 const SCRIPT = join(ROOT, "examples/returners/jsonl_returner.py");
 // Debian's interpreter, where apt put python3-msgpack and python3-nacl (.ci/run installs them).
 const PYTHON = "/usr/bin/python3";
 
-function startPython(env: Record<string, string>): { proc: ChildProcess; log: () => string; started: Promise<void> } {
-  const p = spawn(PYTHON, [SCRIPT], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  let log = "";
-  const started = new Promise<void>((res, rej) => {
-    const onData = (d: Buffer) => {
-      log = (log + d).slice(-100_000);
-      if (log.includes('"returner started"')) res();
-    };
-    p.stdout!.on("data", onData);
-    p.stderr!.on("data", onData);
-    p.on("exit", (code) => rej(new Error(`the Python returner exited (${code}) before it started:\n${log}`)));
-  });
-  started.catch(() => {});
-  fx.cleanups.push(() => killProc(p, "SIGKILL"));
-  return { proc: p, log: () => log, started };
+function startPython(env: Record<string, string>): Started {
+  const r = startReturnerProcess(PYTHON, [SCRIPT], { PATH: process.env.PATH ?? "", ...env });
+  fx.cleanups.push(() => killProc(r.proc, "SIGKILL"));
+  return r;
 }
 
 test("returners - the Python example writes every genuine return, dead-letters a forged one, and a write that keeps failing", { timeout: 120_000 }, async () => {

@@ -113,8 +113,20 @@ export function jsonlEids(path: string, backups = 0): Map<string, number> {
 }
 
 /** `natrium returner start …` as a child process (the built CLI), with its log. */
-export function startReturnerCli(args: string[], env: NodeJS.ProcessEnv = {}): { proc: ChildProcess; log: () => string; started: Promise<void> } {
-  const p = spawn(process.execPath, [BIN, "returner", "start", ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+export function startReturnerCli(args: string[], env: NodeJS.ProcessEnv = {}): Started {
+  return startReturnerProcess(process.execPath, [BIN, "returner", "start", ...args], { ...process.env, ...env });
+}
+
+export interface Started {
+  proc: ChildProcess;
+  log: () => string;
+  /** Resolves when it logs "returner started"; rejects if it exits first. */
+  started: Promise<void>;
+}
+
+/** Any returner process (the CLI, or one in another language) that logs "returner started" once it consumes. */
+export function startReturnerProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv): Started {
+  const p = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"] });
   let log = "";
   const started = new Promise<void>((res, rej) => {
     const onData = (d: Buffer) => {
