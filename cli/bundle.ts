@@ -9,6 +9,7 @@
 // `natrium returner start` and `natrium up` import or start them, through package.json's
 // "#natrium/*" import map, which resolves the same from any chunk.
 import { build } from "esbuild";
+import { ESM_BUNDLE, NATIVE_PACKAGES } from "../services/common/bundling.js";
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -31,20 +32,11 @@ for (const [id, cls] of Object.entries(COMMANDS)) {
 
 rmSync(resolve(root, outdir), { recursive: true, force: true });
 await build({
+  ...ESM_BUNDLE,
   absWorkingDir: root,
   entryPoints: entries,
   outdir,
-  chunkNames: "chunks/[name]-[hash]",
-  splitting: true,
-  bundle: true,
-  platform: "node",
-  format: "esm",
-  target: "node20",
-  sourcemap: true,
-  logLevel: "warning",
-  external: ["@oclif/core", "@oclif/core/*", "@electric-sql/pglite", "postgres", "drizzle-orm", "drizzle-orm/*", "sodium-native"],
-  // CommonJS dependencies (the NATS client) call require() for Node built-ins.
-  banner: { js: "import { createRequire as __natriumRequire } from 'node:module'; const require = __natriumRequire(import.meta.url);" },
+  external: ["@oclif/core", "@oclif/core/*", "@electric-sql/pglite", "postgres", "drizzle-orm", "drizzle-orm/*", ...NATIVE_PACKAGES],
   plugins: [
     {
       name: "daemons-stay-separate",

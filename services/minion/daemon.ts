@@ -11,7 +11,7 @@ import { connectThroughBootstrap, isAuthRefused } from "./bootstrap.js";
 import { subjects } from "../../contracts/subjects.js";
 import { createLogger } from "../common/log.js";
 import { Minion } from "./minion.js";
-import { ModuleLoader } from "./modules/index.js";
+import { ModuleLoader, type BuiltinModules } from "./modules/index.js";
 import { acquireInstanceLock } from "./lock.js";
 
 export interface RunMinionOptions {
@@ -21,6 +21,8 @@ export interface RunMinionOptions {
   signal?: AbortSignal;
   /** Called once the minion is connected and has joined the bus. */
   onStarted?: (m: Minion) => void;
+  /** Where the built-in execution modules are (the program's bundle); default: beside the loader. */
+  builtinModules?: BuiltinModules;
 }
 
 /** Run a minion until SIGTERM/SIGINT (or `signal`), then drain; resolves when it is down. */
@@ -90,7 +92,7 @@ export async function runMinion(opts: RunMinionOptions = {}): Promise<void> {
       schedule: minionSchedule(cfg),
       scheduleFile: join(cfg.data_dir, "schedule.json"),
       log,
-      modules: new ModuleLoader(cfg.module_dirs),
+      modules: new ModuleLoader(cfg.module_dirs, opts.builtinModules),
       hostOptions: { heartbeatIntervalSec: cfg.heartbeat_interval },
     });
     log.info("minion starting", { ns: cfg.ns, nats_url: cfg.nats_url, finger: minion.finger, pki_dir: cfg.pki_dir });

@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { ModuleLoader, type ExecContext } from "../../services/minion/modules/index.js";
 import { ExecError, UnknownFunctionError } from "../../services/minion/errors.js";
 import { _split } from "../../services/minion/modules/cmd.js";
@@ -52,6 +53,19 @@ test("modules - every function has a doc comment with a CLI example", async () =
   for (const [fun, doc] of Object.entries(docs)) assert.match(doc, /CLI example: natrium run '\*' /, fun);
   const { value } = await call("sys.doc", ["cmd.run"]);
   assert.match((value as Record<string, string>)["cmd.run"], /stderr merged/);
+});
+
+test("modules - the minion program's bundle has the same modules, functions and manuals", async () => {
+  // What `node dist/services/minion/main.js` runs (services/minion/program.ts, pack.ts).
+  const here = fileURLToPath(new URL("../../services/minion/", import.meta.url));
+  const bundled = new ModuleLoader([], { dir: join(here, "bundle/modules/"), docsDir: join(here, "modules") });
+  assert.deepEqual(bundled.modules(), loader.modules());
+  assert.deepEqual(await bundled.functions(), await loader.functions());
+  assert.deepEqual(await bundled.docs(), await loader.docs());
+  const fn = await bundled.resolve("test.echo");
+  assert.equal(await fn(ctx("test.echo"), ["hi"], {}), "hi");
+  assert.notEqual(fn, await loader.resolve("test.echo"), "the bundle's own copy, not the compiled file");
+  assert.deepEqual(bundled.sync(), [], "built-ins found through a path with a trailing slash are not user modules");
 });
 
 test("modules - user module directories add modules and can replace built-ins", async () => {

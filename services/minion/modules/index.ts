@@ -7,7 +7,7 @@
 // and a CLI example. Exports whose names start with '_' are helpers, never callable.
 
 import { readdirSync, readFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve as resolvePath } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Logger } from "../../common/log.js";
 import type { Grains } from "../grains.js";
@@ -107,6 +107,19 @@ type ModuleExports = Record<string, unknown>;
 const BUILTIN_DIR = dirname(fileURLToPath(import.meta.url));
 const NOT_MODULES = new Set(["index"]);
 
+/**
+ * Where the built-in modules are. The minion program runs them from its bundle
+ * (services/minion/pack.ts), which drops comments, so their doc comments are read from the
+ * compiled files instead.
+ */
+export interface BuiltinModules {
+  dir: string;
+  docsDir: string;
+}
+
+/** The built-in modules beside this file: the compiled (or, under tsx, source) tree. */
+export const BESIDE: BuiltinModules = { dir: BUILTIN_DIR, docsDir: BUILTIN_DIR };
+
 export class ModuleLoader {
   private files = new Map<string, string>();
   private loaded = new Map<string, Promise<ModuleExports>>();
@@ -114,8 +127,15 @@ export class ModuleLoader {
   private generation = 0;
 
   /** `dirs` after the first override earlier ones, so a user module can replace a built-in. */
-  constructor(private readonly dirs: string[] = []) {
-    for (const dir of [BUILTIN_DIR, ...dirs]) this.scan(dir);
+  private readonly builtin: BuiltinModules;
+
+  constructor(
+    private readonly dirs: string[] = [],
+    builtin: BuiltinModules = BESIDE,
+  ) {
+    // Normalised (no trailing slash): compared with dirname() of the files found.
+    this.builtin = { dir: resolvePath(builtin.dir), docsDir: resolvePath(builtin.docsDir) };
+    for (const dir of [this.builtin.dir, ...dirs]) this.scan(dir);
   }
 
   /**
@@ -127,8 +147,8 @@ export class ModuleLoader {
     this.files.clear();
     this.loaded.clear();
     this.generation++;
-    for (const dir of [BUILTIN_DIR, ...this.dirs]) this.scan(dir);
-    return [...this.files.entries()].filter(([, f]) => dirname(f) !== BUILTIN_DIR).map(([m]) => m).sort();
+    for (const dir of [this.builtin.dir, ...this.dirs]) this.scan(dir);
+    return [...this.files.entries()].filter(([, f]) => dirname(f) !== this.builtin.dir).map(([m]) => m).sort();
   }
 
   private scan(dir: string): void {
@@ -199,7 +219,8 @@ export class ModuleLoader {
     const out: Record<string, string> = {};
     for (const fun of await this.functions(mod)) {
       const [m, name] = fun.split(".");
-      const text = readFileSync(this.files.get(m)!, "utf8");
+      const file = this.files.get(m)!;
+      const text = readFileSync(dirname(file) === this.builtin.dir ? join(this.builtin.docsDir, basename(file)) : file, "utf8");
       // A function exported under another name (`export { deleteEntry as delete }`, for a
       // reserved word) has its doc comment on its local declaration.
       const local = new RegExp(`export\\s*\\{\\s*([A-Za-z_$][\\w$]*)\\s+as\\s+${name}\\s*\\}`).exec(text)?.[1];
