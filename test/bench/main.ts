@@ -123,6 +123,8 @@ async function openStack(base: Base, ns: string): Promise<Stack> {
     const url = base.pg.url.replace(/\/postgres$/, `/${db}`);
     // BENCH_CPU_PROF=DIR: the job cache writes a V8 CPU profile there when it stops.
     const prof = env.BENCH_CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", env.BENCH_CPU_PROF] : [];
+    // BENCH_JOBCACHE_NODE_ARGS="--flag ...": extra node flags for the job cache (V8 tuning trials).
+    prof.push(...(env.BENCH_JOBCACHE_NODE_ARGS ?? "").split(" ").filter(Boolean));
     // BENCH_JOBCACHE_LOG=FILE: the job cache logs at trace level (a line per batch) into FILE.
     const traceLog = env.BENCH_JOBCACHE_LOG ? { log_level: "trace" } : {};
     const jobcacheYaml = writeYaml(join(dir, "jobcache.yaml"), { ...common, ...traceLog, data_dir: join(dir, "jobcache"), database_url: url });
