@@ -7,6 +7,14 @@ const major = Number(process.versions.node.split(".")[0]);
 if (major < 20) process.emitWarning(`Node version must be >=20 to use this CLI. Current node version: ${process.versions.node}`);
 process.env.OCLIF_DISABLE_ENGINE_WARNING ??= "1";
 
-// The subpath, not the package's index, which loads every part of oclif (cli/lib/oclif.ts).
-const { execute } = await import("@oclif/core/execute");
-await execute({ dir: import.meta.url });
+const [command, ...rest] = process.argv.slice(2);
+if (command === "minion" && !rest.includes("--help") && !rest.includes("-h")) {
+  // `natrium minion` runs for months: straight to the minion program, without oclif in the
+  // process (77 -> 60 MB RSS idle). The same flags; --help comes from oclif.
+  const { minionProgram } = await import("../dist/services/minion/main.js");
+  minionProgram(rest, { cli: true });
+} else {
+  // The subpath, not the package's index, which loads every part of oclif (cli/lib/oclif.ts).
+  const { execute } = await import("@oclif/core/execute");
+  await execute({ dir: import.meta.url });
+}
