@@ -8,9 +8,8 @@
 // The daemons (services/*/main.js) stay separate files: `natrium master|minion|jobcache`,
 // `natrium returner start` and `natrium up` import or start them, through package.json's
 // "#natrium/*" import map, which resolves the same from any chunk.
-import { build } from "esbuild";
-import { ESM_BUNDLE, NATIVE_PACKAGES } from "../services/common/bundling.js";
-import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { bundleInto, NATIVE_PACKAGES } from "../services/common/bundling.js";
+import { existsSync, writeFileSync } from "node:fs";
 import { relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -30,12 +29,7 @@ for (const [id, cls] of Object.entries(COMMANDS)) {
   entries[rel] = source;
 }
 
-rmSync(resolve(root, outdir), { recursive: true, force: true });
-await build({
-  ...ESM_BUNDLE,
-  absWorkingDir: root,
-  entryPoints: entries,
-  outdir,
+await bundleInto(root, outdir, entries, {
   external: ["@oclif/core", "@oclif/core/*", "@electric-sql/pglite", "postgres", "drizzle-orm", "drizzle-orm/*", ...NATIVE_PACKAGES],
   plugins: [
     {

@@ -4,11 +4,10 @@
 // are minified, names kept (stack traces stay readable): an idle minion measured 66.9–68.2 MB
 // RSS as ~150 compiled modules, 65.3 bundled as is, 60.5–61.0 minified (docs/performance.md).
 
-import { build } from "esbuild";
-import { readdirSync, rmSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ESM_BUNDLE, NATIVE_PACKAGES } from "../common/bundling.js";
+import { bundleInto, NATIVE_PACKAGES } from "../common/bundling.js";
 
 const root = resolve(fileURLToPath(new URL(".", import.meta.url)), "../../..");
 const outdir = "dist/services/minion/bundle";
@@ -18,13 +17,4 @@ for (const f of readdirSync(resolve(root, "services/minion/modules"))) {
   if (f.endsWith(".ts") && !f.endsWith(".d.ts") && f !== "index.ts") entries[`modules/${f.slice(0, -3)}`] = `services/minion/modules/${f}`;
 }
 
-rmSync(resolve(root, outdir), { recursive: true, force: true });
-await build({
-  ...ESM_BUNDLE,
-  absWorkingDir: root,
-  entryPoints: entries,
-  outdir,
-  minifyWhitespace: true,
-  minifySyntax: true,
-  external: NATIVE_PACKAGES,
-});
+await bundleInto(root, outdir, entries, { minifyWhitespace: true, minifySyntax: true, external: NATIVE_PACKAGES });
