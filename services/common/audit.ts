@@ -19,6 +19,21 @@ export interface AuditInput {
   detail?: Record<string, unknown>;
 }
 
+/** The signed body of an audit event: fields cut to the lengths the schema allows. */
+export function auditEvent(a: AuditInput): Audited {
+  return {
+    v: 1,
+    type: "audit",
+    eid: eventIds.unique("audit"),
+    ts: Date.now(),
+    kind: a.kind,
+    reason: a.reason.slice(0, 4096),
+    ...(a.subject ? { subject: a.subject.slice(0, 1024) } : {}),
+    ...(a.actor ? { actor: a.actor.slice(0, 255) } : {}),
+    ...(a.detail ? { detail: a.detail } : {}),
+  };
+}
+
 export class Auditor {
   private window = 0;
   private counts = new Map<string, number>();
@@ -48,17 +63,7 @@ export class Auditor {
       this.suppressed++;
       return;
     }
-    const body: Audited = {
-      v: 1,
-      type: "audit",
-      eid: eventIds.unique("audit"),
-      ts: Date.now(),
-      kind: a.kind,
-      reason: a.reason.slice(0, 4096),
-      ...(a.subject ? { subject: a.subject.slice(0, 1024) } : {}),
-      ...(a.actor ? { actor: a.actor.slice(0, 255) } : {}),
-      ...(a.detail ? { detail: a.detail } : {}),
-    };
+    const body = auditEvent(a);
     publishDurable(this.js, seal(this.s.audit(a.kind), body, this.key), { log: this.log, timeoutMs: 5000 }).catch((err) =>
       this.log.error("audit event could not be published", { error: err as Error }),
     );

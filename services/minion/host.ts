@@ -15,8 +15,9 @@ import { openAs, verifyAs, seal, type Opened, type Sealed } from "../../contract
 import { decode } from "../../contracts/codec.js";
 import { eventIds } from "../../contracts/ids.js";
 import { registryKeys, masterKeyRecord, minionKeyRecord, type MasterKeyRecord, type MinionKeyRecord } from "../../contracts/registry.js";
-import type { JobPublished, Audited, MinionHeartbeat } from "../../contracts/events/index.js";
+import type { JobPublished, MinionHeartbeat } from "../../contracts/events/index.js";
 import { publishDurable, sleep, toHeaders } from "../common/bus.js";
+import { auditEvent } from "../common/audit.js";
 import type { Logger } from "../common/log.js";
 import { RateLimit, Semaphore } from "./guards.js";
 import type { SigningKey } from "../../contracts/sign.js";
@@ -327,17 +328,7 @@ export class MinionHost {
     }
     if (!this.auditBudget.take()) return;
     const suppressed = this.auditBudget.takeDropped();
-    const ev: Audited = {
-      v: 1,
-      type: "audit",
-      eid: eventIds.unique("audit"),
-      ts: Date.now(),
-      kind,
-      reason: reason.slice(0, 4096),
-      ...(cmd ? { subject: cmd.subject.slice(0, 1024) } : {}),
-      actor: by.id,
-      detail: { ...detail, ...(suppressed ? { suppressed } : {}) },
-    };
+    const ev = auditEvent({ kind, reason, subject: cmd?.subject, actor: by.id, detail: { ...detail, ...(suppressed ? { suppressed } : {}) } });
     this.publish(seal(this.s.audit(kind), ev, by.sign), signal ?? AbortSignal.timeout(60_000)).catch((err) => {
       this.log.warn("audit event not delivered", { kind, error: String((err as Error).message) });
     });
