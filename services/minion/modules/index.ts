@@ -126,9 +126,9 @@ export class ModuleLoader {
   /** Bumped by sync(): an ES module is cached by URL, so a changed file is imported under a new one. */
   private generation = 0;
 
-  /** `dirs` after the first override earlier ones, so a user module can replace a built-in. */
   private readonly builtin: BuiltinModules;
 
+  /** `dirs` after the first override earlier ones, so a user module can replace a built-in. */
   constructor(
     private readonly dirs: string[] = [],
     builtin: BuiltinModules = BESIDE,
