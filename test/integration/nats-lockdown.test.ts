@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { connect, nkeyAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { cli, cliJson } from "../helpers/cli.js";
 import { daemon, stopDaemon, trackedSubtests } from "../helpers/daemons.js";
 import { startNats } from "../helpers/nats.js";
@@ -24,6 +25,27 @@ import { createSigningKeyFile, loadOrCreateKeys, readSigningKey } from "../../se
 import { readNkeySeed } from "../../services/common/natsauth.js";
 import type { RunResult } from "../../cli/lib/run.js";
 import type { JobsReply, MinionsReply } from "../../contracts/api.js";
+
+// A file-backed ordered returner (services/returners/sdk.ts): one line per stream message, with
+// what ctx.verify() made of it, and the cursor in a file beside them.
+const LEDGER_MODULE = `import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+let dir, verify;
+export default {
+  ordered: true,
+  setup(ctx) { dir = ctx.config.dir; verify = ctx.verify; mkdirSync(dir, { recursive: true }); },
+  position() { const f = join(dir, "cursor"); return existsSync(f) ? Number(readFileSync(f, "utf8")) : 0; },
+  async apply(batch) {
+    let out = "";
+    for (const m of batch) {
+      const c = await verify(m);
+      out += JSON.stringify(c.ok ? { seq: m.seq, ok: true, type: c.event.type, id: c.event.body.id } : { seq: m.seq, ok: false, kind: c.kind }) + "\\n";
+    }
+    appendFileSync(join(dir, "events.jsonl"), out);
+    writeFileSync(join(dir, "cursor"), String(batch[batch.length - 1].seq));
+  },
+};
+`;
 
 const JID = "20260101000000000001";
 
@@ -90,7 +112,7 @@ test("nats lockdown - the generated config, real daemons, and each forbidden pub
         masterYaml,
         [`ns: ${s.ns}`, `nats_url: nats://127.0.0.1:${port}`, `data_dir: ${dataDir}`, "autosign: [m1, m2]", "log_level: debug", "users:", "  alice:", `    pub: ${alice.pub}`, "    acl: ['test.*']", ""].join("\n"),
       );
-      confArgs = ["nats-config", "-c", masterYaml, "--listen", `127.0.0.1:${port}`, "--store-dir", join(dir, "js"), "--out", join(dir, "nats.conf"), "--returner", "audit-sink"];
+      confArgs = ["nats-config", "-c", masterYaml, "--listen", `127.0.0.1:${port}`, "--store-dir", join(dir, "js"), "--out", join(dir, "nats.conf"), "--returner", "audit-sink", "--returner", "ledger"];
       // First deployment: nothing runs yet, so no minion keys to read.
       const r = await cli([...confArgs, "--offline"], { cwd: work, env });
       assert.equal(r.code, 0, r.stderr);
@@ -191,6 +213,28 @@ test("nats lockdown - the generated config, real daemons, and each forbidden pub
       await stopDaemon(rt);
       const rm = await cli(["returners", "remove", "audit-sink"], opts);
       assert.equal(rm.code, 0, rm.stderr);
+    });
+
+    await t.test("an ordered returner with its own seed: every event once, in order, verified, nothing refused by the server", async () => {
+      const dirL = join(work, "ledger");
+      const mod = join(work, "ledger.mjs");
+      writeFileSync(mod, LEDGER_MODULE);
+      const y = join(work, "ledger.yaml");
+      writeFileSync(y, [`ns: ${s.ns}`, `nats_url: ${url}`, "name: ledger", `module: ${mod}`, `nats_seed: ${join(pki, "nats", "returner-ledger.nk")}`, "config:", `  dir: ${dirL}`, ""].join("\n"));
+      const rt = daemon(["returner", "start", "-c", y], join(work, "ledger.log"));
+      procs.push(rt);
+      const last = (await jetstreamManager(admin.nc, { checkAPI: false }).then((jsm) => jsm.streams.info(s.stream))).state.last_seq;
+      await waitFor("the ordered returner to reach the end of the stream", () => {
+        const cursor = join(dirL, "cursor");
+        return existsSync(cursor) && Number(readFileSync(cursor, "utf8")) >= last ? true : undefined;
+      }, 60_000, 300);
+      const lines = readFileSync(join(dirL, "events.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as { seq: number; ok: boolean; type?: string; id?: string });
+      assert.deepEqual(lines.map((l) => l.seq), Array.from({ length: lines.length }, (_, i) => i + 1), "every event once, in stream order");
+      assert.ok(lines.length >= last);
+      const rets = lines.filter((l) => l.ok && l.type === "job.ret").map((l) => l.id);
+      assert.ok(rets.includes("m1") && rets.includes("m2"), "the accepted minions' returns verify");
+      assert.doesNotMatch(readFileSync(join(work, "ledger.log"), "utf8"), /Permissions Violation/);
+      await stopDaemon(rt);
     });
 
     await t.test("live output: a minion streams through its own prog subject; the admin and a user read the progress stream", async () => {
