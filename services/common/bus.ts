@@ -290,10 +290,26 @@ function decodeReply<T>(m: Msg, subject: string): T {
 }
 
 /**
+ * Read durable `durable` of `stream` with consume(); `gone` is called if it is deleted under
+ * the reader (whenConsumerGone). Both returner hosts read this way.
+ */
+export async function consumeDurable(
+  js: JetStreamClient,
+  stream: string,
+  durable: string,
+  maxMessages: number,
+  gone: (status: string, msgs: ConsumerMessages) => Promise<void>,
+): Promise<ConsumerMessages> {
+  const msgs = await (await js.consumers.get(stream, durable)).consume({ max_messages: maxMessages });
+  whenConsumerGone(msgs, (status) => gone(status, msgs));
+  return msgs;
+}
+
+/**
  * Call `gone` when the consumer (or its stream) a `consume()` reads is deleted under it. The
  * caller's read loop then ends and makes the consumer again, each in its own way.
  */
-export function whenConsumerGone(msgs: ConsumerMessages, gone: (status: string) => Promise<void> | void): void {
+function whenConsumerGone(msgs: ConsumerMessages, gone: (status: string) => Promise<void> | void): void {
   (async () => {
     for await (const st of msgs.status()) {
       if (st.type === "consumer_deleted" || st.type === "consumer_not_found" || st.type === "stream_not_found") await gone(st.type);

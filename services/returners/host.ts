@@ -15,7 +15,7 @@ import type { KV } from "@nats-io/kv";
 import type { Subjects } from "../../contracts/subjects.js";
 import type { ReturnerMode } from "../../contracts/returners.js";
 import { returnerDurable } from "../../contracts/permissions.js";
-import { isJsNotFound, sleep, stopConsuming, whenConsumerGone } from "../common/bus.js";
+import { consumeDurable, isJsNotFound, sleep, stopConsuming } from "../common/bus.js";
 import { gatherBatches } from "../common/batches.js";
 import type { Logger } from "../common/log.js";
 import { toStreamMessage } from "./ordered.js";
@@ -188,17 +188,15 @@ export class ReturnerHost {
         // Deleted under a running host (`returners remove`, or by hand): made again at `from`.
         if (!first) await this.ensureDurable(true);
         first = false;
-        const c = await this.js.consumers.get(this.o.s.stream, this.durable);
-        const msgs = await c.consume({ max_messages: Math.max(this.o.batchSize * 2, 200) });
+        const msgs = await consumeDurable(this.js, this.o.s.stream, this.durable, Math.max(this.o.batchSize * 2, 200), async (status, gone) => {
+          this.o.log.warn("the returner's consumer went away; making it again", { status, consumer: this.durable, from: this.o.from });
+          await gone.close();
+        });
         this.msgs = msgs;
         if (this.halted) {
           await stopConsuming(msgs);
           break;
         }
-        whenConsumerGone(msgs, async (status) => {
-          this.o.log.warn("the returner's consumer went away; making it again", { status, consumer: this.durable, from: this.o.from });
-          await msgs.close();
-        });
         this.o.log.info("consuming", { stream: this.o.s.stream, consumer: this.durable, mode: this.o.mode });
         await this.gather(msgs);
         backoff = 250;

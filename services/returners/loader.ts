@@ -7,7 +7,7 @@ import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { NatriumError } from "../../contracts/errors.js";
 import { builtins } from "./builtins.js";
-import type { AnyReturnerModule, OrderedReturnerModule, ReturnerModule } from "./sdk.js";
+import { isOrdered, type AnyReturnerModule, type OrderedReturnerModule, type ReturnerModule } from "./sdk.js";
 
 export class ReturnerModuleError extends NatriumError {
   constructor(readonly spec: string, message: string, cause?: unknown) {
@@ -37,8 +37,8 @@ export async function loadReturnerModule(spec: string, cwd = process.cwd()): Pro
   }
   const shaped = (x: unknown) => !!x && typeof x === "object" && (typeof (x as ReturnerModule).returner === "function" || (x as OrderedReturnerModule).ordered === true);
   const m = (shaped(ns.default) ? ns.default : ns) as AnyReturnerModule;
-  if ((m as OrderedReturnerModule).ordered === true) {
-    const o = m as OrderedReturnerModule;
+  if (isOrdered(m)) {
+    const o = m;
     const missing = (["position", "apply"] as const).filter((k) => typeof o[k] !== "function");
     if (missing.length) throw new ReturnerModuleError(spec, `is ordered (ordered: true) but has no ${missing.join(" or ")} function`);
     return o;

@@ -26,7 +26,7 @@ import {
 } from "@nats-io/jetstream";
 import type { Subjects } from "../../contracts/subjects.js";
 import { NatriumError } from "../../contracts/errors.js";
-import { deleteConsumer, isJsNotFound, sleep, stopConsuming, whenConsumerGone } from "../common/bus.js";
+import { consumeDurable, deleteConsumer, isJsNotFound, sleep, stopConsuming } from "../common/bus.js";
 import { gatherBatches } from "../common/batches.js";
 import type { Logger } from "../common/log.js";
 import { describe } from "../common/describe.js";
@@ -106,9 +106,14 @@ export class OrderedHost {
   }
 
   private keyBook(): Promise<KeyBook> {
-    this.book ??= KeyBook.open(this.o.nc, this.o.s, this.o.log, this.closing.signal);
-    // A failed open (stopping) is tried again at the next call.
-    this.book.catch(() => (this.book = undefined));
+    if (!this.book) {
+      const opening = KeyBook.open(this.o.nc, this.o.s, this.o.log, this.closing.signal);
+      // A failed open (stopping) is tried again at the next call.
+      opening.catch(() => {
+        if (this.book === opening) this.book = undefined;
+      });
+      this.book = opening;
+    }
     return this.book;
   }
 
@@ -189,18 +194,16 @@ export class OrderedHost {
     this.positionRead = false;
     await this.position();
     if (this.halted) return;
-    const c = await this.js.consumers.get(s.stream, this.o.durable);
-    const msgs = await c.consume({ max_messages: Math.min(this.o.batchSize * 2, 4000) });
+    const msgs = await consumeDurable(this.js, s.stream, this.o.durable, Math.min(this.o.batchSize * 2, 4000), async (status, gone) => {
+      this.o.log.warn(`the consumer of ${this.o.label} went away; recreating it`, { status, consumer: this.o.durable });
+      this.forceRecreate = true;
+      await gone.close();
+    });
     this.msgs = msgs;
     if (this.halted) {
       await stopConsuming(msgs);
       return;
     }
-    whenConsumerGone(msgs, async (status) => {
-      this.o.log.warn(`the consumer of ${this.o.label} went away; recreating it`, { status, consumer: this.o.durable });
-      this.forceRecreate = true;
-      await msgs.close();
-    });
     this.o.log.info("consuming events", { stream: s.stream, consumer: this.o.durable, from_seq: this.cursor + 1 });
     try {
       await this.pump(msgs);

@@ -10,6 +10,7 @@
 import type { Opened } from "../../contracts/message.js";
 import type { ReturnerMode } from "../../contracts/returners.js";
 import type { JobDone } from "../../contracts/events/job.js";
+import type { NatriumEvent } from "../../contracts/events/index.js";
 import { globToRegExp, type Pattern } from "../common/target.js";
 import type { EventRecord, JobRecord, ReturnRecord, ReturnerModule } from "./sdk.js";
 
@@ -68,12 +69,15 @@ function wanted(f: Filters, facts: JobFacts | undefined): boolean {
   return true;
 }
 
+/** A verified event as returners see it (sdk.ts EventRecord). */
+export function eventRecord(subject: string, b: NatriumEvent, meta: Meta): EventRecord {
+  return { eid: b.eid, seq: meta.seq, subject, type: b.type, signer: meta.signer, body: b as unknown as Record<string, unknown>, time: meta.time };
+}
+
 export function route(o: Opened, meta: Meta, f: Filters, caps: Capabilities, facts?: JobFacts): Delivery {
   const d: Delivery = {};
   const b = o.body;
-  if (caps.eventReturn) {
-    d.event = { eid: b.eid, seq: meta.seq, subject: o.subject, type: b.type, signer: meta.signer, body: b as unknown as Record<string, unknown>, time: meta.time };
-  }
+  if (caps.eventReturn) d.event = eventRecord(o.subject, b, meta);
   switch (b.type) {
     case "job.ret":
       if (wanted(f, facts) && (!f.fun || f.fun.test(b.fun)) && (!f.minion || f.minion.test(b.id))) {

@@ -6,6 +6,7 @@ import { parseSubject } from "../../contracts/subjects.js";
 import { NatriumError } from "../../contracts/errors.js";
 import { decide, type RawMessage, type Verdict } from "../jobcache/projection.js";
 import type { Checked, StreamMessage } from "./sdk.js";
+import { eventRecord } from "./route.js";
 import type { KeyBook } from "./trust.js";
 
 /** Trust cannot be decided yet (no master key): not the message's fault, so it is retried. */
@@ -28,6 +29,5 @@ export async function checkRecord(ns: string, m: StreamMessage, book: KeyBook): 
   const v = await check(ns, m, book);
   if (!v.ok) return { ok: false, kind: v.kind, reason: v.reason };
   const b = v.event.body;
-  const signer = await book.signerOf(b, v.event.signer);
-  return { ok: true, event: { eid: b.eid, seq: m.seq, subject: m.subject, type: b.type, signer, body: b as unknown as Record<string, unknown>, time: m.time } };
+  return { ok: true, event: eventRecord(m.subject, b, { seq: m.seq, time: m.time, signer: await book.signerOf(b, v.event.signer) }) };
 }

@@ -118,7 +118,7 @@ export interface BuiltinModules {
 }
 
 /** The built-in modules beside this file: the compiled (or, under tsx, source) tree. */
-export const BESIDE: BuiltinModules = { dir: BUILTIN_DIR, docsDir: BUILTIN_DIR };
+const BESIDE: BuiltinModules = { dir: BUILTIN_DIR, docsDir: BUILTIN_DIR };
 
 export class ModuleLoader {
   private files = new Map<string, string>();
